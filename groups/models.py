@@ -1,0 +1,184 @@
+"""Regions, WeCom customer groups and their members (D3, D4, D5).
+
+A ``GroupPool`` is a region's set of groups behind one WeCom join way (at most
+5 groups each); the pool rolls over to groups with room as they fill up.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Region(models.Model):
+    """province → city → district / branch area, with a centre for routing."""
+
+    class Level(models.TextChoices):
+        PROVINCE = "province", _("省级")
+        CITY = "city", _("地市级")
+        DISTRICT = "district", _("区县/片区")
+
+    code = models.CharField(_("编码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    level = models.CharField(_("级别"), max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    latitude = models.FloatField(_("纬度"), null=True, blank=True)
+    longitude = models.FloatField(_("经度"), null=True, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("地区")
+        verbose_name_plural = _("地区")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupPool(models.Model):
+    """A region's pool of groups behind one WeCom group join way (群活码)."""
+
+    name = models.CharField(_("名称"), max_length=64)
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("地区"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pools",
+    )
+    is_default = models.BooleanField(_("默认池"), default=False)
+    capacity = models.PositiveIntegerField(_("每群扫码上限"), default=200)
+    verified_only = models.BooleanField(_("仅限认证客户"), default=False)
+    room_base_name = models.CharField(_("自动建群名称"), max_length=40, blank=True)
+    room_base_id = models.PositiveIntegerField(_("自动建群起始序号"), default=1)
+    owner = models.ForeignKey(
+        "contacts.Staff",
+        verbose_name=_("群主"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pools",
+    )
+    join_way_config_id = models.CharField(_("进群方式 config_id"), max_length=64, blank=True)
+    join_way_state = models.CharField(_("进群 state"), max_length=30, blank=True)
+    qr_code = models.URLField(_("群二维码"), max_length=500, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("群池")
+        verbose_name_plural = _("群池")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerGroup(models.Model):
+    """A WeCom customer group (客户群), mirrored from WeCom."""
+
+    class Status(models.TextChoices):
+        NORMAL = "normal", _("正常")
+        DISMISSED = "dismissed", _("已解散")
+
+    chat_id = models.CharField(_("群ID"), max_length=64, unique=True)
+    name = models.CharField(_("群名"), max_length=128, blank=True)
+    owner = models.ForeignKey(
+        "contacts.Staff",
+        verbose_name=_("群主"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_groups",
+    )
+    owner_userid = models.CharField(_("群主账号"), max_length=64, blank=True, db_index=True)
+    admin_userids = models.JSONField(_("群管理员"), default=list, blank=True)
+    notice = models.TextField(_("群公告"), blank=True)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.NORMAL, db_index=True
+    )
+    pool = models.ForeignKey(
+        GroupPool,
+        verbose_name=_("群池"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="groups",
+    )
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("地区"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="groups",
+    )
+    member_count = models.PositiveIntegerField(_("成员数"), default=0)
+    customer_count = models.PositiveIntegerField(_("客户数"), default=0)
+    member_version = models.CharField(_("成员版本"), max_length=64, blank=True)
+    wecom_created_at = models.DateTimeField(_("建群时间"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("解散时间"), null=True, blank=True)
+    synced_at = models.DateTimeField(_("同步时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("客户群")
+        verbose_name_plural = _("客户群")
+        ordering = ["name"]
+        indexes = [models.Index(fields=["pool", "status"])]
+
+    def __str__(self) -> str:
+        return self.name or self.chat_id
+
+
+class GroupMember(models.Model):
+    """A member of a customer group: staff (type 1) or customer (type 2)."""
+
+    class MemberType(models.IntegerChoices):
+        STAFF = 1, _("员工")
+        CUSTOMER = 2, _("客户")
+
+    group = models.ForeignKey(
+        CustomerGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="members"
+    )
+    userid = models.CharField(_("成员ID"), max_length=64)
+    member_type = models.PositiveSmallIntegerField(_("成员类型"), choices=MemberType.choices)
+    customer = models.ForeignKey(
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_memberships",
+    )
+    unionid = models.CharField(_("UnionID"), max_length=64, blank=True)
+    name = models.CharField(_("名称"), max_length=128, blank=True)
+    group_nickname = models.CharField(_("群昵称"), max_length=128, blank=True)
+    invitor_userid = models.CharField(_("邀请人"), max_length=64, blank=True)
+    join_time = models.DateTimeField(_("入群时间"), null=True, blank=True)
+    join_scene = models.PositiveSmallIntegerField(_("入群方式"), null=True, blank=True)
+    quit_scene = models.PositiveSmallIntegerField(_("退群方式"), null=True, blank=True)
+    left_at = models.DateTimeField(_("退群时间"), null=True, blank=True)
+    is_active = models.BooleanField(_("在群"), default=True, db_index=True)
+    flagged_unverified = models.BooleanField(_("未认证提醒"), default=False)
+
+    class Meta:
+        verbose_name = _("群成员")
+        verbose_name_plural = _("群成员")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "userid"], name="uniq_group_member")
+        ]
+        indexes = [models.Index(fields=["customer", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name or self.userid

@@ -1,0 +1,5 @@
+"""scrm: a self-hosted WeCom SCRM for banks."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

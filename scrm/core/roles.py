@@ -1,0 +1,103 @@
+"""Roles are Django auth groups with a fixed set of model permissions.
+
+The groups are (re)synced after every migrate, so a new permission added to a
+role below reaches every deployment on its next upgrade.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+
+class Role(StrEnum):
+    OPS_ADMIN = "ops_admin"
+    OPS_STAFF = "ops_staff"
+    COMPLIANCE_REVIEWER = "compliance_reviewer"
+    BRANCH_MANAGER = "branch_manager"
+    CUSTOMER_MANAGER = "customer_manager"
+
+
+ROLE_LABELS = {
+    Role.OPS_ADMIN: "运营管理员",
+    Role.OPS_STAFF: "运营人员",
+    Role.COMPLIANCE_REVIEWER: "合规审核员",
+    Role.BRANCH_MANAGER: "支行负责人",
+    Role.CUSTOMER_MANAGER: "客户经理",
+}
+
+# (app_label, codename prefix or full codename). "*" means every permission of the app.
+_VIEW_ALL = [
+    ("contacts", "view_"),
+    ("groups", "view_"),
+    ("campaigns", "view_"),
+    ("tagging", "view_"),
+    ("wecom", "view_"),
+]
+_OPS_WRITE = [
+    ("contacts", "*"),
+    ("groups", "*"),
+    ("campaigns", "*"),
+    ("tagging", "*"),
+    ("wecom", "view_"),
+    ("wecom", "change_inboxevent"),
+    ("django_celery_beat", "view_"),
+]
+
+ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
+    Role.OPS_ADMIN: [*_OPS_WRITE, ("auth", "*"), ("core", "*"), ("django_celery_beat", "*")],
+    Role.OPS_STAFF: _OPS_WRITE,
+    Role.COMPLIANCE_REVIEWER: [*_VIEW_ALL, ("campaigns", "change_"), ("core", "view_")],
+    Role.BRANCH_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
+    Role.CUSTOMER_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
+}
+
+
+def _matching(app_label: str, pattern: str):
+    qs = Permission.objects.filter(content_type__app_label=app_label)
+    if pattern == "*":
+        return qs
+    if pattern.endswith("_"):
+        return qs.filter(codename__startswith=pattern)
+    return qs.filter(codename=pattern)
+
+
+@transaction.atomic
+def roles_sync() -> dict[str, int]:
+    """Create the role groups and set exactly their permissions. Idempotent."""
+    counts: dict[str, int] = {}
+    for role, rules in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        perms: set[int] = set()
+        for app_label, pattern in rules:
+            perms.update(_matching(app_label, pattern).values_list("id", flat=True))
+        group.permissions.set(perms)
+        counts[role.value] = len(perms)
+    return counts
+
+
+def roles_sync_after_migrate(sender, app_config=None, **kwargs) -> None:
+    """Runs once per migrate, after the last app: by then every permission exists."""
+    from django.apps import apps
+
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if app_config is not None and with_models and app_config is with_models[-1]:
+        roles_sync()
+
+
+def user_has_role(user, role: Role) -> bool:
+    if not user.is_authenticated:
+        return False
+    cache = getattr(user, "_role_names", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._role_names = cache
+    return role.value in cache
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(user.groups.values_list("name", flat=True))

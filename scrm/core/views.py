@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .health import system_health
+from .roles import Role, user_has_role
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    healthy, checks = system_health()
+    failed = sorted(name for name, result in checks.items() if not result["ok"])
+    body = {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@login_required
+def home(request):
+    """Send each person to where their work is."""
+    user = request.user
+    if user.is_staff:
+        return redirect("admin:index")
+    is_manager = user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(
+        user, Role.BRANCH_MANAGER
+    )
+    return render(request, "home.html", {"is_manager": is_manager})

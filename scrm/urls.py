@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from scrm.core import views as core_views
+
+admin.site.site_header = "scrm 私域运营平台"
+admin.site.site_title = "scrm"
+admin.site.index_title = "运营后台"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("wecom/", include("scrm.wecom.urls")),
+    path("", include("contacts.urls")),
+    path("", include("groups.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("tagging.urls")),
+]
