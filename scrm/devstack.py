@@ -461,13 +461,9 @@ def _print_welcome(base: str, sandbox: bool, sandbox_port: int) -> None:
 def cmd_exec(args: argparse.Namespace) -> int:
     if not args.command:
         raise SystemExit("usage: python -m scrm.devstack exec -- COMMAND [ARGS...]")
-    var = _var_dir()
-    lock = var / "devstack.pid"
-    running = False
-    with contextlib.suppress(ValueError, OSError):
-        running = _pid_alive(int(lock.read_text().strip()))
-    # When `make run` is up, share its services and leave them running.
-    services = Services(adopt=not running)
+    # Services already up (`make run`, another command) are shared and left running;
+    # only what this command starts is stopped when it ends.
+    services = Services(adopt=False)
     stop = threading.Event()
     _install_stop_signals(stop)
     proc: subprocess.Popen | None = None
