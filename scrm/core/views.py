@@ -6,14 +6,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .health import system_health
+from .health import CHECKS, system_health
 from .roles import Role, user_has_role
 
 
 @never_cache
 @require_GET
 def healthz(request):
-    healthy, checks = system_health()
+    only = [c for c in request.GET.get("only", "").split(",") if c in CHECKS]
+    healthy, checks = system_health(only or None)
     failed = sorted(name for name, result in checks.items() if not result["ok"])
     body = {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}
     return JsonResponse(body, status=200 if healthy else 503)

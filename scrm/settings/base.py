@@ -125,4 +125,5 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "scrm API",
     "DESCRIPTION": "Self-hosted WeCom SCRM for banks",
     "VERSION": "0.1.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }

@@ -1,0 +1,36 @@
+# Production image: web (gunicorn), worker and beat all run from it.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=scrm.settings.production \
+    SCRM_VAR_DIR=/var/lib/scrm
+
+WORKDIR /app
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /app --uid 10001 scrm \
+    && mkdir -p /var/lib/scrm && chown scrm /var/lib/scrm
+
+COPY pyproject.toml README.md LICENSE ./
+COPY scrm ./scrm
+COPY contacts ./contacts
+COPY groups ./groups
+COPY campaigns ./campaigns
+COPY tagging ./tagging
+COPY templates ./templates
+COPY locale ./locale
+COPY manage.py ./
+RUN pip install . \
+    && django-admin compilemessages --ignore '*site-packages*' \
+    && SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
+       ALLOWED_HOSTS=build WECOM_CORP_ID=b WECOM_SECRET=b WECOM_TOKEN=b WECOM_AES_KEY=b \
+       python manage.py collectstatic --noinput
+
+USER scrm
+EXPOSE 8000
+CMD ["gunicorn", "scrm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", \
+     "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "20"]

@@ -1,0 +1,109 @@
+"""`make run` on a fresh machine: the whole system comes up healthy, the printed
+login works, and Ctrl-C leaves no process behind (the README's promise)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            env = proc.info["environ"] or {}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if text in cmd or env.get("SCRM_VAR_DIR") == text:
+            found.append(proc)
+    return found
+
+
+@pytest.mark.e2e
+def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(tmp_path):
+    var = str(tmp_path / "var")
+    port, sandbox_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DJANGO_"))}
+    for key in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER", "XDG_RUNTIME_DIR"):
+        env.pop(key, None)
+    env.update({"SCRM_VAR_DIR": var, "PYTHONUNBUFFERED": "1"})
+    log = tmp_path / "run.log"
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "scrm.devstack",
+            "run",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--web-workers",
+            "1",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 150
+        body = None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            if "Press Ctrl-C" in log.read_text():
+                body = requests.get(f"{base}/healthz", timeout=5).json()
+                if body["status"] == "ok":
+                    break
+            time.sleep(1)
+        assert body is not None and body["status"] == "ok", (body, log.read_text()[-3000:])
+
+        printed = log.read_text()
+        match = re.search(r"^\s+(admin)\s+(\S+)\s+", printed, re.M)
+        assert match, printed[-2000:]
+        username, password = match.groups()
+        session = requests.Session()
+        login = session.get(f"{base}/admin/login/", timeout=10)
+        assert login.status_code == 200
+        token = session.cookies["csrftoken"]
+        response = session.post(
+            f"{base}/admin/login/?next=/admin/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{base}/admin/login/"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert "/admin/login/" not in response.url
+        assert "运营后台" in response.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    time.sleep(1)
+    leftovers = _processes_mentioning(var)
+    for p in leftovers:  # never leave them for the next test, but fail this one
+        p.kill()
+    assert leftovers == [], [p.info["cmdline"] for p in leftovers]
