@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView
 
 from scrm.core import views as core_views
 
-admin.site.site_header = "scrm 私域运营平台"
+admin.site.site_header = _("scrm 私域运营平台")
 admin.site.site_title = "scrm"
-admin.site.index_title = "运营后台"
+admin.site.index_title = _("运营后台")
 
 urlpatterns = [
     path("", core_views.home, name="home"),

@@ -9,7 +9,7 @@ from scrm.core.errors import DomainError
 
 @pytest.mark.django_db
 def test_unauthenticated_api_call_gets_json_code_and_message():
-    response = APIClient().get("/api/schema/")
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code in (401, 403)
     body = response.json()
     assert body["code"] == "not_authenticated"
