@@ -1,3 +1,12 @@
-"""URL routes of this app."""
+"""URL routes of the WeCom app (mounted at /wecom/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "wecom"
+
+urlpatterns = [
+    path("callback/", views.callback, name="callback"),
+    path("ping-trivial/", views.ping_trivial, name="ping-trivial"),
+]

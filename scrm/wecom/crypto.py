@@ -1,0 +1,147 @@
+"""Callback crypto (WeCom's "加解密方案"): signatures, AES-256-CBC, and event parsing.
+
+The app side verifies and decrypts with wechatpy's ``WeChatCrypto``; the sandbox
+uses :func:`encrypt_event` to build the exact request WeCom would send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import xmltodict
+from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+
+__all__ = [
+    "CallbackError",
+    "Keys",
+    "crypto_for",
+    "decrypt_echostr",
+    "decrypt_event",
+    "encrypt_event",
+    "event_xml",
+    "signature",
+]
+
+
+class CallbackError(Exception):
+    """A callback that must be refused; ``reason`` is logged, ``status`` answered."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Keys:
+    token: str
+    aes_key: str
+    corp_id: str
+
+
+@lru_cache(maxsize=8)
+def crypto_for(keys: Keys) -> WeChatCrypto:
+    return WeChatCrypto(keys.token, keys.aes_key, keys.corp_id)
+
+
+def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    """SHA-1 of the four values sorted in dictionary order, lowercase hex."""
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()  # noqa: S324 - WeCom's protocol
+
+
+def decrypt_echostr(keys: Keys, *, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+    try:
+        return crypto_for(keys).check_signature(msg_signature, timestamp, nonce, echostr)
+    except InvalidSignatureException as exc:
+        raise CallbackError("bad signature", 403) from exc
+    except InvalidCorpIdException as exc:
+        raise CallbackError("wrong corp id", 403) from exc
+    except Exception as exc:  # corrupted base64 / padding: never a 500
+        raise CallbackError(f"undecryptable echostr: {type(exc).__name__}") from exc
+
+
+def _parse_xml(raw: str | bytes, what: str) -> dict:
+    try:
+        doc = xmltodict.parse(raw, disable_entities=True)
+    except Exception as exc:
+        raise CallbackError(f"malformed {what} xml: {type(exc).__name__}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("xml"), dict):
+        raise CallbackError(f"malformed {what} xml: no <xml> root")
+    return doc["xml"]
+
+
+def decrypt_event(
+    keys: Keys, *, body: bytes, msg_signature: str, timestamp: str, nonce: str
+) -> dict:
+    """Verify and decrypt a POSTed event; return its fields (all strings, nested dicts)."""
+    outer = _parse_xml(body, "envelope")
+    encrypted = outer.get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise CallbackError("no Encrypt element")
+    to_user = outer.get("ToUserName")
+    if to_user is not None and to_user != keys.corp_id:
+        raise CallbackError("wrong corp id", 403)
+    if not secrets.compare_digest(
+        signature(keys.token, timestamp, nonce, encrypted), msg_signature or ""
+    ):
+        raise CallbackError("bad signature", 403)
+    try:
+        plain = PrpCrypto(crypto_for(keys).key).decrypt(encrypted, keys.corp_id)
+    except InvalidCorpIdException as exc:
+        raise CallbackError("wrong corp id", 403) from exc
+    except Exception as exc:
+        raise CallbackError(f"undecryptable body: {type(exc).__name__}") from exc
+    return _parse_xml(plain, "event")
+
+
+def event_xml(fields: dict) -> str:
+    """Render an event dict as WeCom's plaintext XML (``Item`` lists supported)."""
+    return xmltodict.unparse({"xml": fields}, full_document=False)
+
+
+def _nonce() -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(10))
+
+
+def encrypt_event(
+    keys: Keys, plaintext: str, *, agent_id: str = "", timestamp: str | None = None, nonce: str | None = None
+) -> tuple[dict[str, str], bytes]:
+    """The query string and body WeCom POSTs for one event (fresh nonce each call)."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or _nonce()
+    encrypted = PrpCrypto(crypto_for(keys).key).encrypt(plaintext, keys.corp_id).decode()
+    query = {
+        "msg_signature": signature(keys.token, timestamp, nonce, encrypted),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+    body = (
+        f"<xml><ToUserName><![CDATA[{keys.corp_id}]]></ToUserName>"
+        f"<AgentID><![CDATA[{agent_id}]]></AgentID>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    ).encode()
+    return query, body
+
+
+def encrypt_echostr(keys: Keys, text: str, *, timestamp: str, nonce: str) -> dict[str, str]:
+    """The query of a URL-verification GET (what WeCom sends when the URL is saved)."""
+    encrypted = PrpCrypto(crypto_for(keys).key).encrypt(text, keys.corp_id).decode()
+    return {
+        "msg_signature": signature(keys.token, timestamp, nonce, encrypted),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "echostr": encrypted,
+    }
+
+
+def keys_from_settings() -> Keys:
+    from django.conf import settings
+
+    return Keys(settings.WECOM_TOKEN, settings.WECOM_AES_KEY, settings.WECOM_CORP_ID)

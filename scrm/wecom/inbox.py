@@ -1,0 +1,209 @@
+"""The callback inbox: store first (one INSERT), process later (a Celery task).
+
+The webhook only calls :func:`inbox_event_store`; everything else happens in the
+worker. Rows are claimed with a guarded update and a lease, so a redelivered
+task or a sweeper re-send never runs a handler twice at the same time; handlers
+themselves are idempotent, so running one again after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .errors import WeComError, WeComPermanentError
+from .models import InboxEvent
+
+logger = logging.getLogger(__name__)
+
+# Fields that identify what a change_external_* event is about (besides CreateTime).
+_ID_FIELDS = ("UserID", "ExternalUserID", "ChatId", "UpdateDetail", "LastMemVer", "CurMemVer", "Id", "TagType", "Source", "FailReason")
+
+
+def dedupe_key(fields: dict) -> str:
+    """One key per real-world event, equal across WeCom's retries of it.
+
+    ``change_external_*`` events come from ``sys`` with no MsgId: (Event,
+    ChangeType, the ids, CreateTime) identifies them. Messages with a MsgId use
+    it; anything else is keyed by its full content.
+    """
+    event = str(fields.get("Event") or "")
+    if event.startswith("change_external_") or event == "change_contact":
+        parts = [event, str(fields.get("ChangeType") or "")]
+        parts += [f"{name}={fields[name]}" for name in _ID_FIELDS if fields.get(name)]
+        parts.append(str(fields.get("CreateTime") or ""))
+        key = "|".join(parts)
+    elif fields.get("MsgId"):
+        key = f"msg|{fields['MsgId']}"
+    else:
+        key = "raw|" + hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    if len(key) > 191:
+        key = key[:120] + "|" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+_INSERT = (
+    "INSERT INTO wecom_inboxevent"
+    " (dedupe_key, event, change_type, payload, received_at, status, attempts, last_error)"
+    " VALUES (%s, %s, %s, %s, %s, 'pending', 0, '')"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
+
+
+def inbox_event_store(*, fields: dict) -> int | None:
+    """Store one decrypted event; the new row's id, or None if it was already there."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [
+                dedupe_key(fields),
+                str(fields.get("Event") or fields.get("MsgType") or "")[:64],
+                str(fields.get("ChangeType") or "")[:64],
+                json.dumps(fields, ensure_ascii=False),
+                timezone.now(),
+            ],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class _PublishBreaker:
+    """After a failed publish, skip publishing for a while: the sweeper re-sends.
+
+    With the broker down every publish would wait for its connect retries; a
+    burst of callbacks must keep answering fast, and the rows are safe anyway.
+    """
+
+    def __init__(self, pause_s: float = 5.0):
+        self.pause_s = pause_s
+        self.open_until = 0.0
+        self.lock = threading.Lock()
+
+    def publish(self, event_id: int) -> bool:
+        if time.monotonic() < self.open_until:
+            return False
+        from .tasks import inbox_process
+
+        try:
+            inbox_process.apply_async((event_id,), retry=False)
+            return True
+        except Exception as exc:
+            with self.lock:
+                self.open_until = time.monotonic() + self.pause_s
+            logger.warning("broker unavailable; the inbox sweeper will send it", extra={"error": type(exc).__name__})
+            return False
+
+
+publisher = _PublishBreaker()
+
+
+def inbox_event_enqueue_on_commit(event_id: int) -> None:
+    transaction.on_commit(lambda: publisher.publish(event_id))
+
+
+# ---------------------------------------------------------------------- processing
+
+
+@dataclass
+class Outcome:
+    status: str
+    retry_in: float | None = None
+
+
+def _claim(event_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        InboxEvent.objects.filter(id=event_id)
+        .filter(
+            Q(status=InboxEvent.Status.PENDING)
+            | Q(status=InboxEvent.Status.PROCESSING, lease_until__lt=now)
+        )
+        .update(
+            status=InboxEvent.Status.PROCESSING,
+            lease_until=now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def inbox_event_process(*, event_id: int) -> Outcome:
+    """Claim the row, run its handler, and record what happened."""
+    from .dispatch import handler_for
+
+    if not _claim(event_id):
+        return Outcome("skipped")  # done already, or another worker holds the lease
+    row = InboxEvent.objects.get(id=event_id)
+    handler = handler_for(row.payload)
+    if handler is None:
+        _finish(row, InboxEvent.Status.IGNORED)
+        return Outcome(InboxEvent.Status.IGNORED)
+    from .client import triggered_by
+
+    try:
+        with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
+            handler(row.payload)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        permanent = isinstance(exc, WeComPermanentError) or (
+            not isinstance(exc, WeComError) and isinstance(exc, (KeyError, ValueError, TypeError))
+        )
+        if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
+            _finish(row, InboxEvent.Status.DEAD, error=error)
+            logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
+            return Outcome(InboxEvent.Status.DEAD)
+        delay = min(settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)), settings.SCRM_MAX_COUNTDOWN_S)
+        InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
+            status=InboxEvent.Status.PENDING,
+            lease_until=None,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            last_error=error,
+        )
+        logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
+        return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
+    _finish(row, InboxEvent.Status.DONE)
+    return Outcome(InboxEvent.Status.DONE)
+
+
+def _finish(row: InboxEvent, status: str, *, error: str = "") -> None:
+    InboxEvent.objects.filter(id=row.pk).update(
+        status=status, lease_until=None, processed_at=timezone.now(), last_error=error or row.last_error
+    )
+
+
+def inbox_sweep(*, older_than_s: float | None = None) -> list[int]:
+    """Ids of rows the broker lost (pending too long, or a lease that ran out)."""
+    now = timezone.now()
+    age = settings.WECOM_INBOX_SWEEP_AFTER_S if older_than_s is None else older_than_s
+    cutoff = now - timedelta(seconds=age)
+    stuck = InboxEvent.objects.filter(
+        Q(status=InboxEvent.Status.PENDING, next_attempt_at__isnull=True, received_at__lte=cutoff)
+        | Q(status=InboxEvent.Status.PENDING, next_attempt_at__lte=cutoff)
+        | Q(status=InboxEvent.Status.PROCESSING, lease_until__lt=now)
+    ).order_by("id")
+    return list(stuck.values_list("id", flat=True)[: settings.WECOM_INBOX_SWEEP_BATCH])
+
+
+@transaction.atomic
+def inbox_event_replay(*, event_ids: list[int]) -> int:
+    """Ops: send dead (or ignored) events through their handlers again."""
+    ids = list(
+        InboxEvent.objects.filter(id__in=event_ids)
+        .exclude(status__in=[InboxEvent.Status.PENDING, InboxEvent.Status.PROCESSING])
+        .values_list("id", flat=True)
+    )
+    InboxEvent.objects.filter(id__in=ids).update(
+        status=InboxEvent.Status.PENDING, attempts=0, next_attempt_at=None, lease_until=None, processed_at=None
+    )
+    for event_id in ids:
+        inbox_event_enqueue_on_commit(event_id)
+    return len(ids)

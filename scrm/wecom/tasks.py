@@ -1,0 +1,44 @@
+"""Thin Celery tasks for the inbox and the reconciliation job."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="scrm.wecom.tasks.inbox_process", acks_late=True, ignore_result=True)
+def inbox_process(event_id: int) -> str:
+    from .inbox import inbox_event_process
+
+    outcome = inbox_event_process(event_id=event_id)
+    if outcome.retry_in is not None:
+        # The row keeps next_attempt_at too, so the sweeper re-sends it if this is lost.
+        inbox_process.apply_async((event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S))
+    return outcome.status
+
+
+@shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)
+def inbox_sweep() -> int:
+    from .inbox import inbox_sweep as find_stuck
+
+    ids = find_stuck()
+    for event_id in ids:
+        inbox_process.delay(event_id)
+    if ids:
+        logger.info("inbox sweeper re-sent events", extra={"count": len(ids)})
+    return len(ids)
+
+
+@shared_task(name="scrm.wecom.tasks.wecom_sync", ignore_result=True, acks_late=False)
+def wecom_sync() -> dict:
+    from .client import triggered_by
+    from .sync import wecom_sync_all
+
+    with triggered_by("task:wecom_sync"):
+        report = wecom_sync_all()
+    logger.info("wecom reconciliation finished", extra={"report": report.as_dict()})
+    return report.as_dict()
