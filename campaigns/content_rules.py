@@ -177,8 +177,8 @@ def variables_check(text: str, attachments: list[dict]) -> list[str]:
             "variable_unknown",
             _("不支持的变量：%(unknown)s。可用变量：%(known)s")
             % {
-                "unknown": "、".join("{%s}" % v for v in unknown),
-                "known": "、".join("{%s}" % v for v in VARIABLES),
+                "unknown": "、".join("{" + v + "}" for v in unknown),
+                "known": "、".join("{" + v + "}" for v in VARIABLES),
             },
         )
     return used
@@ -266,7 +266,9 @@ def _normalize(value: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
-def phrases_find(value: str, rules: Iterable[PhraseRule], *, field: str = "text") -> list[PhraseHit]:
+def phrases_find(
+    value: str, rules: Iterable[PhraseRule], *, field: str = "text"
+) -> list[PhraseHit]:
     """Every occurrence of every banned phrase in ``value``, in order of position.
 
     An occurrence inside one of the rule's exceptions (e.g. 保本 inside 非保本, the
@@ -292,9 +294,7 @@ def phrases_find(value: str, rules: Iterable[PhraseRule], *, field: str = "text"
             end = start + len(needle)
             if not any(a <= start and end <= b for a, b in allowed):
                 o_start, o_end = index[start], index[end - 1] + 1
-                hits.append(
-                    PhraseHit(rule.phrase, field, o_start, o_end, value[o_start:o_end])
-                )
+                hits.append(PhraseHit(rule.phrase, field, o_start, o_end, value[o_start:o_end]))
             start = norm.find(needle, start + 1)
     hits.sort(key=lambda h: (h.start, h.phrase))
     return hits

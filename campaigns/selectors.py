@@ -21,9 +21,7 @@ def content_get_approved(*, content_id: int) -> ContentVersion:
     Raises ``DomainError("content_not_approved")`` when the content was never
     approved (drafts, first submissions waiting for review, rejections).
     """
-    content = (
-        Content.objects.select_related("approved_version").filter(pk=content_id).first()
-    )
+    content = Content.objects.select_related("approved_version").filter(pk=content_id).first()
     if content is None:
         raise DomainError("content_not_found", _("内容不存在"), status=404)
     if content.approved_version is None:

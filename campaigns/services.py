@@ -180,7 +180,9 @@ def content_approve(
     content = _locked(content_id)
     version = _pending(content)
     if version_number is not None and version.number != version_number:
-        raise DomainError("version_superseded", _("该版本已不是待审核版本，请刷新后再审核"), status=409)
+        raise DomainError(
+            "version_superseded", _("该版本已不是待审核版本，请刷新后再审核"), status=409
+        )
     if actor.pk in (version.submitted_by_id, version.edited_by_id):
         raise DomainError(
             "four_eyes", _("不能审核通过自己提交或修改的内容（双人复核）"), status=403
@@ -213,7 +215,9 @@ def content_reject(
     content = _locked(content_id)
     version = _pending(content)
     if version_number is not None and version.number != version_number:
-        raise DomainError("version_superseded", _("该版本已不是待审核版本，请刷新后再审核"), status=409)
+        raise DomainError(
+            "version_superseded", _("该版本已不是待审核版本，请刷新后再审核"), status=409
+        )
     review = ContentReview.objects.create(
         version=version,
         content=content,
