@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "scrm.wecom",
     "contacts",
     "groups",
+    "groups.sop",
     "campaigns",
     "tagging",
 ]
