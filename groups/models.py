@@ -182,3 +182,95 @@ class GroupMember(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.userid
+
+
+class RoutingDecision(models.Model):
+    """One "join your local group" decision, kept for analytics (D3, D4, D13).
+
+    Coordinates are stored rounded to 2 decimals (about 1 km): enough to see
+    where demand comes from, not enough to locate a person.
+    """
+
+    class Source(models.TextChoices):
+        GEOLOCATION = "geo", _("定位")
+        PICKER = "picker", _("手动选择城市")
+
+    class Fallback(models.TextChoices):
+        NEAREST = "nearest", _("最近地区")
+        PARENT = "parent", _("上级地区")
+        DEFAULT = "default", _("默认群池")
+        NONE = "none", _("无可用群池")
+
+    class Outcome(models.TextChoices):
+        GROUP = "group", _("展示群二维码")
+        MANAGER_CODE = "manager_code", _("展示客户经理二维码")
+        MESSAGE = "message", _("仅提示")
+        NO_POOL = "no_pool", _("无可用群池")
+
+    class Visitor(models.TextChoices):
+        ANONYMOUS = "anonymous", _("匿名访客")
+        UNKNOWN = "unknown", _("未知客户")
+        UNVERIFIED = "unverified", _("未认证客户")
+        VERIFIED = "verified", _("已认证客户")
+
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
+    latitude = models.DecimalField(
+        _("纬度(约1公里)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("经度(约1公里)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    requested_region = models.ForeignKey(
+        Region,
+        verbose_name=_("选择的地区"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    matched_region = models.ForeignKey(
+        Region,
+        verbose_name=_("匹配地区"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    distance_km = models.FloatField(_("距离(公里)"), null=True, blank=True)
+    pool_region = models.ForeignKey(
+        Region,
+        verbose_name=_("群池所在地区"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    pool = models.ForeignKey(
+        GroupPool,
+        verbose_name=_("群池"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routing_decisions",
+    )
+    fallback = models.CharField(_("匹配方式"), max_length=8, choices=Fallback.choices)
+    visitor = models.CharField(_("访客"), max_length=12, choices=Visitor.choices)
+    customer = models.ForeignKey(
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routing_decisions",
+    )
+    outcome = models.CharField(_("结果"), max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        verbose_name = _("分群记录")
+        verbose_name_plural = _("分群记录")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["pool", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_fallback_display()}"
