@@ -1,0 +1,116 @@
+"""Reads of the groups app. ``groups_visible_to`` is the one access rule for
+customer groups; the API and the admin both start from it."""
+
+from __future__ import annotations
+
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf
+
+from scrm.core.roles import Role, user_has_role
+
+from .models import CustomerGroup, GroupPool, Region
+
+# WeCom lets 200 people join a group by QR code; a group outside any pool has that limit.
+DEFAULT_GROUP_CAPACITY = 200
+_OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
+
+
+def _staff_of(user):
+    try:
+        return user.staff
+    except Exception:  # RelatedObjectDoesNotExist: a login without a WeCom account
+        return None
+
+
+def groups_visible_to(*, user) -> QuerySet[CustomerGroup]:
+    """Ops see every group, a branch manager their branch's, a customer manager their own."""
+    qs = CustomerGroup.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.is_staff or user.is_superuser or any(user_has_role(user, r) for r in _OPS_ROLES):
+        return qs
+    staff = _staff_of(user)
+    if staff is None:
+        return qs.none()
+    if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id is not None:
+        return qs.filter(Q(owner__branch_id=staff.branch_id) | Q(owner=staff))
+    if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
+        return qs.filter(owner=staff)
+    return qs.none()
+
+
+def groups_with_fill(qs: QuerySet[CustomerGroup]) -> QuerySet[CustomerGroup]:
+    """Adds ``capacity`` (the pool's QR limit) and ``fill`` (members / capacity)."""
+    capacity = Coalesce(F("pool__capacity"), Value(DEFAULT_GROUP_CAPACITY))
+    return qs.annotate(capacity=ExpressionWrapper(capacity, output_field=IntegerField())).annotate(
+        fill=ExpressionWrapper(
+            Cast("member_count", FloatField()) / Cast(NullIf(F("capacity"), 0), FloatField()),
+            output_field=FloatField(),
+        )
+    )
+
+
+def group_list(
+    *,
+    user,
+    region: str | None = None,
+    owner: str | None = None,
+    status: str | None = None,
+    pool: int | None = None,
+    fill_min: float | None = None,
+    fill_max: float | None = None,
+) -> QuerySet[CustomerGroup]:
+    """Groups the user may see, filtered. ``region`` is a region code and takes in
+    the regions below it (a province lists its cities' groups)."""
+    qs = groups_with_fill(groups_visible_to(user=user)).select_related("owner", "pool", "region")
+    if region:
+        qs = qs.filter(
+            Q(region__code=region)
+            | Q(region__parent__code=region)
+            | Q(region__parent__parent__code=region)
+        )
+    if owner:
+        qs = qs.filter(owner_userid=owner)
+    if status:
+        qs = qs.filter(status=status)
+    if pool is not None:
+        qs = qs.filter(pool_id=pool)
+    if fill_min is not None:
+        qs = qs.filter(fill__gte=fill_min)
+    if fill_max is not None:
+        qs = qs.filter(fill__lte=fill_max)
+    return qs.order_by("-fill", "name", "id")
+
+
+def pools_with_fill(qs: QuerySet[GroupPool] | None = None) -> QuerySet[GroupPool]:
+    """Adds ``group_count`` and ``fill`` (members over capacity of its live groups)."""
+    qs = GroupPool.objects.all() if qs is None else qs
+    live = Q(groups__status=CustomerGroup.Status.NORMAL)
+    return qs.annotate(
+        group_count=Count("groups", filter=live),
+        member_total=Coalesce(Sum("groups__member_count", filter=live), 0),
+    ).annotate(
+        fill=ExpressionWrapper(
+            Cast("member_total", FloatField())
+            / Cast(NullIf(F("group_count") * F("capacity"), 0), FloatField()),
+            output_field=FloatField(),
+        )
+    )
+
+
+def regions_with_counts(qs: QuerySet[Region] | None = None) -> QuerySet[Region]:
+    qs = Region.objects.all() if qs is None else qs
+    return qs.annotate(
+        child_count=Count("children", distinct=True),
+        pool_count=Count("pools", filter=Q(pools__is_active=True), distinct=True),
+    )
