@@ -48,8 +48,11 @@ def approved_content(cast, submitted_content):
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
     """A Playwright page in Debian's headless Chromium (never a downloaded browser)."""
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # calls are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
