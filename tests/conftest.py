@@ -187,3 +187,7 @@ def _isolated_redis(request):
 
     redis_client().flushdb()
     yield
+
+
+# --- WeCom sandbox (added by the WeCom backbone; see tests/wecom/sandbox_fixtures.py) ---
+from tests.wecom.sandbox_fixtures import _wecom_sandbox_server, wecom_sandbox  # noqa: E402, F401
