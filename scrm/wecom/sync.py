@@ -37,7 +37,7 @@ def sync_tags(report: SyncReport) -> None:
 
     result = tag_groups_upsert_from_wecom(tag_groups=wecom.corp_tags(), full=True)
     for key, value in result.as_dict().items():
-        report.add(key, value)
+        report.add(key if key.startswith("tags_") else f"tag_{key}", value)
 
 
 def sync_staff(report: SyncReport) -> list[str]:
