@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from .models import CustomerGroup, RoutingDecision
@@ -65,7 +66,7 @@ class RoutingInput(serializers.Serializer):
         has_point = attrs.get("lat") is not None and attrs.get("lng") is not None
         if not has_point and not attrs.get("region"):
             raise serializers.ValidationError(
-                {"region": ["请提供经纬度（lat、lng）或地区编码（region）"]}
+                {"region": [_("请提供经纬度（lat、lng）或地区编码（region）")]}
             )
         return attrs
 

@@ -52,6 +52,8 @@ def test_routing_api_errors_are_json_code_and_message(local_pools):
     unknown = APIClient().get("/api/routing/", {"region": "999999"})
     assert unknown.status_code == 400
     assert unknown.json() == {"code": "region_unknown", "message": "未知地区：999999"}
+    english = APIClient().get("/api/routing/", {"region": "999999"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["message"] == "Unknown region: 999999"
     bad = APIClient().get("/api/routing/", {"lat": 123, "lng": 10})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid"
 

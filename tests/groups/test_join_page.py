@@ -52,3 +52,5 @@ def test_an_unknown_region_reopens_the_picker_with_a_message(client, local_pools
 def test_the_page_speaks_english_when_asked(client, local_pools):
     page = client.get("/h5/join/", {"region": "510100"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'lang="en"' in page
+    assert "Join your local benefits group" in page
+    assert "Press and hold the QR code" in page
