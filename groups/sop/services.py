@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,8 +28,11 @@ logger = logging.getLogger(__name__)
 TICK_LOOKBACK = timedelta(hours=2)
 # An occurrence whose send time passed longer ago than this is skipped, not sent late.
 LATE_GRACE = timedelta(hours=2)
-# A claim older than this belongs to a worker that died: it may be taken over.
-CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+def claim_timeout() -> timedelta:
+    """A claim older than this belongs to a worker that died: it may be taken over."""
+    return timedelta(seconds=settings.SOP_CLAIM_TIMEOUT_S)
 
 
 def sop_slot_validate(*, content_id: int) -> None:
@@ -136,7 +140,7 @@ def sop_tick(*, now: datetime | None = None) -> list[int]:
     ).update(status=SopOccurrence.Status.SKIPPED, reason="错过发送时间，未补发")
     due = SopOccurrence.objects.filter(status=SopOccurrence.Status.PENDING, send_at__lte=now)
     stale = SopOccurrence.objects.filter(
-        status=SopOccurrence.Status.EXPANDING, claimed_at__lt=now - CLAIM_TIMEOUT
+        status=SopOccurrence.Status.EXPANDING, claimed_at__lt=now - claim_timeout()
     )
     return list(due.values_list("id", flat=True)) + list(stale.values_list("id", flat=True))
 
@@ -150,7 +154,7 @@ def _claim(occurrence_id: int, now: datetime) -> bool:
     taken_over = SopOccurrence.objects.filter(
         pk=occurrence_id,
         status=SopOccurrence.Status.EXPANDING,
-        claimed_at__lt=now - CLAIM_TIMEOUT,
+        claimed_at__lt=now - claim_timeout(),
     ).update(claimed_at=now)
     return taken_over == 1
 

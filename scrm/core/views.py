@@ -26,7 +26,6 @@ def home(request):
     user = request.user
     if user.is_staff:
         return redirect("admin:index")
-    is_manager = user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(
-        user, Role.BRANCH_MANAGER
-    )
-    return render(request, "home.html", {"is_manager": is_manager})
+    if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
+        return redirect("workspace")
+    return render(request, "home.html", {"is_manager": False})

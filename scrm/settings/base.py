@@ -15,6 +15,7 @@ from .logging import *  # noqa: F403
 from .redis import REDIS_URL
 from .schedule import *  # noqa: F403
 from .security import *  # noqa: F403
+from .sop import *  # noqa: F403
 from .wecom import *  # noqa: F403
 
 DEBUG = env_bool("DEBUG", False)

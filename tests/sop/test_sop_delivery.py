@@ -64,7 +64,7 @@ def test_a_crashed_expansion_is_taken_over_after_the_claim_times_out(plan_for_po
     [occurrence_id] = services.sop_tick(now=WED_10)
     assert services._claim(occurrence_id, WED_10)  # a worker claims it, then dies
     assert services.sop_occurrence_expand(occurrence_id=occurrence_id, now=WED_10) == 0
-    later = WED_10 + services.CLAIM_TIMEOUT + timedelta(seconds=1)
+    later = WED_10 + services.claim_timeout() + timedelta(seconds=1)
     assert services.sop_tick(now=later) == [occurrence_id]
     assert services.sop_occurrence_expand(occurrence_id=occurrence_id, now=later) == 12
 
