@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .selectors import group_list
-from .serializers import GroupListInput, GroupOutput, RoutingInput, routing_output
+from .serializers import GroupListInput, GroupOutput, RoutingInput, RoutingOutput, routing_output
 from .services import routing_decide
 
 
@@ -18,6 +18,7 @@ class GroupListApi(APIView):
     owner, status, pool and fill (0–1)."""
 
     permission_classes = [IsAuthenticated]
+    serializer_class = GroupOutput
 
     @extend_schema(parameters=[GroupListInput], responses=GroupOutput(many=True))
     def get(self, request):
@@ -36,11 +37,13 @@ class RoutingApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[RoutingInput], request=RoutingInput)
+    serializer_class = RoutingOutput
+
+    @extend_schema(parameters=[RoutingInput], responses=RoutingOutput)
     def get(self, request):
         return self._route(request.query_params)
 
-    @extend_schema(request=RoutingInput)
+    @extend_schema(request=RoutingInput, responses=RoutingOutput)
     def post(self, request):
         return self._route(request.data)
 

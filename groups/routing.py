@@ -18,6 +18,7 @@ processes pick up admin edits on their next request.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -30,7 +31,12 @@ from django.db import transaction
 
 from .models import GroupPool, Region
 
+logger = logging.getLogger(__name__)
+
 VERSION_KEY = "groups:routing:version"
+# Even without a version change (the cache was unreachable when someone bumped
+# it), no process serves an index older than this.
+INDEX_MAX_AGE_S = 300.0
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LAT = 111.2
 CELL_DEGREES = 1.0
@@ -87,6 +93,7 @@ class Route:
 @dataclass
 class RoutingIndex:
     version: object
+    built_at: float = field(default_factory=time.monotonic)
     regions: dict[int, RegionNode] = field(default_factory=dict)
     by_code: dict[str, RegionNode] = field(default_factory=dict)
     grid: dict[tuple[int, int], list[RegionNode]] = field(default_factory=dict)
@@ -202,12 +209,24 @@ _index: RoutingIndex | None = None
 
 
 def _current_version() -> object:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        # A fresh (or flushed) cache: start from a value no process has seen.
-        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+    try:
         version = cache.get(VERSION_KEY)
-    return version
+        if version is None:
+            # A fresh (or flushed) cache: start from a value no process has seen.
+            cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+            version = cache.get(VERSION_KEY)
+        return version
+    except Exception:  # the cache is down: keep routing on what this process has
+        logger.warning("routing index version unavailable", exc_info=True)
+        return _index.version if _index is not None else None
+
+
+def _fresh(index: RoutingIndex | None, version: object) -> bool:
+    return (
+        index is not None
+        and index.version == version
+        and time.monotonic() - index.built_at < INDEX_MAX_AGE_S
+    )
 
 
 def routing_index() -> RoutingIndex:
@@ -215,19 +234,22 @@ def routing_index() -> RoutingIndex:
     global _index
     version = _current_version()
     index = _index
-    if index is not None and index.version == version:
+    if _fresh(index, version):
         return index
     with _lock:
-        if _index is None or _index.version != version:
+        if not _fresh(_index, version):
             _index = RoutingIndex.build(version)
         return _index
 
 
 def _bump() -> None:
     try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+        try:
+            cache.incr(VERSION_KEY)
+        except ValueError:
+            cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+    except Exception:  # a region edit must not fail because the cache is down
+        logger.warning("routing index version not bumped", exc_info=True)
 
 
 def routing_index_invalidate() -> None:

@@ -3,6 +3,7 @@ customer groups; the API and the admin both start from it."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import (
     Count,
     ExpressionWrapper,
@@ -28,7 +29,7 @@ _OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
 def _staff_of(user):
     try:
         return user.staff
-    except Exception:  # RelatedObjectDoesNotExist: a login without a WeCom account
+    except ObjectDoesNotExist:  # a login without a WeCom account
         return None
 
 

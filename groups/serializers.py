@@ -71,6 +71,40 @@ class RoutingInput(serializers.Serializer):
         return attrs
 
 
+class _RegionRef(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.CharField()
+
+
+class _PoolRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    verified_only = serializers.BooleanField()
+    qr_code = serializers.URLField(allow_null=True, help_text="only when outcome is group")
+
+
+class _ManagerCode(serializers.Serializer):
+    qr_code = serializers.URLField()
+    staff_name = serializers.CharField()
+
+
+class RoutingOutput(serializers.Serializer):
+    """The shape ``routing_output`` renders (documents the API)."""
+
+    decision_id = serializers.IntegerField()
+    source = serializers.ChoiceField(choices=RoutingDecision.Source.choices)
+    fallback = serializers.ChoiceField(choices=RoutingDecision.Fallback.choices)
+    visitor = serializers.ChoiceField(choices=RoutingDecision.Visitor.choices)
+    outcome = serializers.ChoiceField(choices=RoutingDecision.Outcome.choices)
+    message = serializers.CharField()
+    distance_km = serializers.FloatField(allow_null=True)
+    matched_region = _RegionRef(allow_null=True)
+    pool_region = _RegionRef(allow_null=True)
+    pool = _PoolRef(allow_null=True)
+    manager_code = _ManagerCode(allow_null=True)
+
+
 def _region(node) -> dict | None:
     return {"code": node.code, "name": node.name, "level": node.level} if node else None
 

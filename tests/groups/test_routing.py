@@ -170,3 +170,33 @@ def test_grid_search_agrees_with_a_full_scan(local_pools, regions):
             assert hit is not None and hit[0].id == scan[0].id
         else:
             assert hit is None
+
+
+class _DownCache:
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("redis is down")
+
+        return fail
+
+
+def test_routing_and_region_edits_keep_working_while_the_cache_is_down(
+    local_pools, regions, monkeypatch
+):
+    import groups.routing as routing
+
+    routing_index()
+    monkeypatch.setattr(routing, "cache", _DownCache())
+    decision = routing_decide(lat=FUTIAN_SHENZHEN[0], lng=FUTIAN_SHENZHEN[1])
+    assert decision.pool.id == local_pools["shenzhen"].id
+    regions["440300"].name = "深圳"
+    regions["440300"].save()  # does not fail
+    assert routing_decide(region_code="440300").matched_region.name == "深圳"
+
+
+def test_an_old_index_is_rebuilt_even_if_no_change_was_announced(local_pools, monkeypatch):
+    import groups.routing as routing
+
+    first = routing_index()
+    monkeypatch.setattr(routing, "INDEX_MAX_AGE_S", 0.0)
+    assert routing_index() is not first
