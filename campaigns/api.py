@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -54,6 +56,9 @@ class ContentAPIView(GenericAPIView):
 
 
 class ContentListApi(ContentAPIView):
+    serializer_class = ContentSerializer
+
+    @extend_schema(operation_id="content_list")
     def get(self, request):
         qs = selectors.content_list_for(
             user=request.user, status=request.query_params.get("status")
@@ -66,6 +71,7 @@ class ContentListApi(ContentAPIView):
         )
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
+    @extend_schema(request=ContentWriteSerializer, responses=ContentSerializer)
     def post(self, request):
         data = _valid(ContentWriteSerializer, request.data)
         content = services.content_create(actor=request.user, **data)
@@ -73,9 +79,12 @@ class ContentListApi(ContentAPIView):
 
 
 class ContentDetailApi(ContentAPIView):
+    serializer_class = ContentSerializer
+
     def get(self, request, pk: int):
         return self.render_content(self.visible(pk))
 
+    @extend_schema(request=ContentPatchSerializer, responses=ContentSerializer)
     def patch(self, request, pk: int):
         data = _valid(ContentPatchSerializer, request.data, partial=True)
         content = services.content_update(actor=request.user, content_id=pk, **data)
@@ -83,12 +92,18 @@ class ContentDetailApi(ContentAPIView):
 
 
 class ContentSubmitApi(ContentAPIView):
+    serializer_class = ContentSerializer
+
+    @extend_schema(request=None, responses=ContentSerializer)
     def post(self, request, pk: int):
         services.content_submit(actor=request.user, content_id=pk)
         return self.render_content(self.visible(pk))
 
 
 class ContentApproveApi(ContentAPIView):
+    serializer_class = ReviewSerializer
+
+    @extend_schema(request=ReviewInputSerializer, responses=ReviewSerializer)
     def post(self, request, pk: int):
         data = _valid(ReviewInputSerializer, request.data)
         review = services.content_approve(
@@ -101,6 +116,9 @@ class ContentApproveApi(ContentAPIView):
 
 
 class ContentRejectApi(ContentAPIView):
+    serializer_class = ReviewSerializer
+
+    @extend_schema(request=ReviewInputSerializer, responses=ReviewSerializer)
     def post(self, request, pk: int):
         data = _valid(ReviewInputSerializer, request.data)
         review = services.content_reject(
@@ -113,6 +131,9 @@ class ContentRejectApi(ContentAPIView):
 
 
 class ContentVersionsApi(ContentAPIView):
+    serializer_class = VersionSerializer
+
+    @extend_schema(responses=VersionSerializer(many=True))
     def get(self, request, pk: int):
         if not selectors.content_sees_working_copy(request.user):
             raise DomainError("forbidden", _("只有运营和合规人员可以查看版本记录"), status=403)
@@ -125,6 +146,9 @@ class ContentVersionsApi(ContentAPIView):
 class ContentMessageApi(ContentAPIView):
     """The WeCom payload of the approved version with the given variables filled in."""
 
+    serializer_class = MessageInputSerializer
+
+    @extend_schema(request=MessageInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         self.visible(pk)
         data = _valid(MessageInputSerializer, request.data)
@@ -136,6 +160,9 @@ class ContentMessageApi(ContentAPIView):
 class ContentCheckApi(ContentAPIView):
     """Banned-phrase check of a draft before it is saved or submitted."""
 
+    serializer_class = CheckInputSerializer
+
+    @extend_schema(request=CheckInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = _valid(CheckInputSerializer, request.data)
         hits = services.banned_phrase_check(text=data["text"], attachments=data["attachments"])

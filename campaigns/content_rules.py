@@ -149,7 +149,7 @@ def attachments_normalize(attachments: object) -> list[dict]:
     return clean
 
 
-def _sendable_texts(text: str, attachments: list[dict]) -> Iterable[tuple[str, str]]:
+def sendable_texts(text: str, attachments: list[dict]) -> Iterable[tuple[str, str]]:
     """(field, value) pairs a customer reads: checked for variables and banned phrases."""
     yield "text", text
     for index, item in enumerate(attachments):
@@ -169,7 +169,7 @@ def variables_used(text: str) -> list[str]:
 def variables_check(text: str, attachments: list[dict]) -> list[str]:
     """Return the variables used; refuse unknown ones."""
     used: list[str] = []
-    for _field, value in _sendable_texts(text, attachments):
+    for _field, value in sendable_texts(text, attachments):
         used.extend(v for v in variables_used(value) if v not in used)
     unknown = [v for v in used if v not in VARIABLES]
     if unknown:
@@ -302,7 +302,7 @@ def phrases_find(
 
 def phrases_check(text: str, attachments: list[dict], rules: list[PhraseRule]) -> None:
     hits: list[PhraseHit] = []
-    for field, value in _sendable_texts(text, attachments):
+    for field, value in sendable_texts(text, attachments):
         hits.extend(phrases_find(value, rules, field=field))
     if hits:
         listed = "、".join(

@@ -60,7 +60,8 @@ class VersionSerializer(serializers.ModelSerializer):
         ]
 
     def get_review(self, obj) -> dict | None:
-        review = getattr(obj, "review", None) if hasattr(obj, "review") else None
+        # A version waiting for review has no review row yet.
+        review = getattr(obj, "review", None)
         return ReviewSerializer(review).data if review else None
 
 

@@ -59,7 +59,7 @@ def banned_phrase_check(*, text: str, attachments: object = None) -> list[rules.
     clean = rules.attachments_normalize(attachments)
     found: list[rules.PhraseHit] = []
     current = banned_phrase_rules()
-    for field, value in rules._sendable_texts(text, clean):
+    for field, value in rules.sendable_texts(text, clean):
         found.extend(rules.phrases_find(value, current, field=field))
     return found
 
@@ -127,8 +127,9 @@ def content_update(
 
 
 def _submit(content: Content, *, actor) -> ContentVersion:
-    clean = content_submission_check(text=content.text, attachments=content.attachments)
-    used = rules.variables_check(content.text, clean)
+    clean, used = rules.submission_check(
+        text=content.text, attachments=content.attachments, rules=banned_phrase_rules()
+    )
     last = content.versions.aggregate(n=Max("number"))["n"] or 0
     version = ContentVersion.objects.create(
         content=content,
