@@ -85,7 +85,11 @@ def on_customer_added(fields: dict) -> None:
     welcome_code = fields.get("WelcomeCode")
     if welcome_code and channel is not None and channel.welcome_text:
         customer_welcome_send(
-            customer=customer, staff=staff, channel=channel, welcome_code=welcome_code, event_key=event_key
+            customer=customer,
+            staff=staff,
+            channel=channel,
+            welcome_code=welcome_code,
+            event_key=event_key,
         )
 
 
@@ -117,7 +121,12 @@ def _end(fields: dict, status: str, kind: str, summary: str) -> None:
 
 def on_customer_deleted_by_staff(fields: dict) -> None:
     if fields.get("Source") == "DELETE_BY_TRANSFER":
-        _end(fields, FollowRelation.Status.TRANSFERRED, "customer_transferred", "客户已转接给其他员工")
+        _end(
+            fields,
+            FollowRelation.Status.TRANSFERRED,
+            "customer_transferred",
+            "客户已转接给其他员工",
+        )
     else:
         _end(fields, FollowRelation.Status.REMOVED_BY_STAFF, "removed_by_staff", "员工删除了客户")
 
@@ -127,9 +136,13 @@ def on_staff_deleted_by_customer(fields: dict) -> None:
 
 
 def on_transfer_failed(fields: dict) -> None:
-    relation = FollowRelation.objects.filter(
-        customer__external_userid=fields["ExternalUserID"], staff__userid=fields["UserID"]
-    ).select_related("customer", "staff").first()
+    relation = (
+        FollowRelation.objects.filter(
+            customer__external_userid=fields["ExternalUserID"], staff__userid=fields["UserID"]
+        )
+        .select_related("customer", "staff")
+        .first()
+    )
     if relation is None:
         return
     reason = fields.get("FailReason", "")
@@ -138,7 +151,10 @@ def on_transfer_failed(fields: dict) -> None:
         kind="transfer_failed",
         at=wecom_time(fields.get("CreateTime")),
         staff=relation.staff,
-        summary="转接失败：" + {"customer_refused": "客户拒绝", "customer_limit_exceed": "接替成员客户数已达上限"}.get(reason, reason),
+        summary="转接失败："
+        + {"customer_refused": "客户拒绝", "customer_limit_exceed": "接替成员客户数已达上限"}.get(
+            reason, reason
+        ),
         data={"reason": reason},
         dedupe_key=f"transfer_failed:{fields['ExternalUserID']}:{fields['UserID']}:{fields.get('CreateTime', '')}",
     )

@@ -34,7 +34,9 @@ def staff_upsert(*, userid: str, name: str = "", position: str = "") -> Staff:
     """The staff member with this WeCom userid, created if new (name defaults to the id)."""
     if not userid:
         raise DomainError("staff_userid_missing", "成员账号不能为空")
-    staff, created = Staff.objects.get_or_create(userid=userid, defaults={"name": name or userid, "position": position})
+    staff, created = Staff.objects.get_or_create(
+        userid=userid, defaults={"name": name or userid, "position": position}
+    )
     changed = []
     if not created and name and staff.name != name:
         staff.name = name
@@ -62,7 +64,9 @@ _CONTACT_FIELDS = ("name", "avatar", "corp_name", "corp_full_name", "unionid")
 
 
 @transaction.atomic
-def customer_upsert_from_wecom(*, contact: dict, at: datetime | None = None) -> tuple[Customer, bool]:
+def customer_upsert_from_wecom(
+    *, contact: dict, at: datetime | None = None
+) -> tuple[Customer, bool]:
     """Create or refresh a customer from WeCom's ``external_contact`` object."""
     external_userid = contact.get("external_userid") or ""
     if not external_userid:
@@ -71,7 +75,10 @@ def customer_upsert_from_wecom(*, contact: dict, at: datetime | None = None) -> 
     customer, created = Customer.objects.select_for_update().get_or_create(
         external_userid=external_userid,
         defaults={
-            **{f: str(contact.get(f) or "")[: Customer._meta.get_field(f).max_length] for f in _CONTACT_FIELDS},
+            **{
+                f: str(contact.get(f) or "")[: Customer._meta.get_field(f).max_length]
+                for f in _CONTACT_FIELDS
+            },
             "type": int(contact.get("type") or Customer.Type.WECHAT),
             "gender": int(contact.get("gender") or 0),
             "first_added_at": at,
@@ -109,7 +116,12 @@ def follow_relation_upsert(
     relation, created = FollowRelation.objects.select_for_update().get_or_create(
         customer=customer,
         staff=staff,
-        defaults={**values, "state": str(info.get("state") or "")[:64], "added_at": added_at, "status": status},
+        defaults={
+            **values,
+            "state": str(info.get("state") or "")[:64],
+            "added_at": added_at,
+            "status": status,
+        },
     )
     if created:
         return relation, True
@@ -118,7 +130,9 @@ def follow_relation_upsert(
     if info.get("state"):
         relation.state = str(info["state"])[:64]
     # A half relation becomes active when confirmed, never the other way round.
-    if not (status == FollowRelation.Status.HALF and relation.status == FollowRelation.Status.ACTIVE):
+    if not (
+        status == FollowRelation.Status.HALF and relation.status == FollowRelation.Status.ACTIVE
+    ):
         if relation.status != status and status == FollowRelation.Status.ACTIVE:
             relation.removed_at = None
         relation.status = status
@@ -147,7 +161,8 @@ def follow_relation_end(
         relation.removed_at = at or timezone.now()
         relation.save(update_fields=["status", "removed_at", "updated_at"])
     still_followed = FollowRelation.objects.filter(
-        customer_id=relation.customer_id, status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF]
+        customer_id=relation.customer_id,
+        status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
     ).exists()
     if not still_followed:
         Customer.objects.filter(pk=relation.customer_id, status=Customer.Status.ACTIVE).update(
@@ -157,7 +172,9 @@ def follow_relation_end(
 
 
 @transaction.atomic
-def customer_channel_attribute(*, customer: Customer, state: str, at: datetime | None = None) -> ChannelCode | None:
+def customer_channel_attribute(
+    *, customer: Customer, state: str, at: datetime | None = None
+) -> ChannelCode | None:
     """D2: the first channel is kept for good; later channels only reach the timeline."""
     if not state:
         return None
@@ -199,20 +216,31 @@ def timeline_add(
     return True
 
 
-def customer_sync_from_wecom(*, result: dict, staff_by_userid: dict[str, Staff] | None = None) -> Customer:
+def customer_sync_from_wecom(
+    *, result: dict, staff_by_userid: dict[str, Staff] | None = None
+) -> Customer:
     """Upsert a customer and every follow relation from ``externalcontact/get``."""
     staff_by_userid = staff_by_userid or {}
     follow = result.get("follow_user") or []
-    first_at = min((t for t in (wecom_time(f.get("createtime")) for f in follow) if t), default=None)
+    first_at = min(
+        (t for t in (wecom_time(f.get("createtime")) for f in follow) if t), default=None
+    )
     with transaction.atomic():
-        customer, _created = customer_upsert_from_wecom(contact=result.get("external_contact") or {}, at=first_at)
+        customer, _created = customer_upsert_from_wecom(
+            contact=result.get("external_contact") or {}, at=first_at
+        )
         for info in sorted(follow, key=lambda f: int(f.get("createtime") or 0)):
             staff = staff_by_userid.get(info["userid"]) or staff_upsert(userid=info["userid"])
             follow_relation_upsert(customer=customer, staff=staff, info=info)
             if info.get("state"):
-                customer_channel_attribute(customer=customer, state=info["state"], at=wecom_time(info.get("createtime")))
+                customer_channel_attribute(
+                    customer=customer, state=info["state"], at=wecom_time(info.get("createtime"))
+                )
         corp_tag_ids = {
-            str(t["tag_id"]) for f in follow for t in (f.get("tags") or []) if int(t.get("type") or 1) == 1 and t.get("tag_id")
+            str(t["tag_id"])
+            for f in follow
+            for t in (f.get("tags") or [])
+            if int(t.get("type") or 1) == 1 and t.get("tag_id")
         }
         corp_tag_ids |= {str(t) for f in follow for t in (f.get("tag_id") or [])}
         from tagging.services import customer_tags_mirror_from_wecom
@@ -229,7 +257,9 @@ def customer_welcome_send(
     from scrm.wecom.errors import WELCOME_CODE_ERRCODES, WeComPermanentError
 
     done_key = f"welcome:{event_key}"
-    if TimelineEntry.objects.filter(dedupe_key__in=[done_key, f"welcome-failed:{event_key}"]).exists():
+    if TimelineEntry.objects.filter(
+        dedupe_key__in=[done_key, f"welcome-failed:{event_key}"]
+    ).exists():
         return False
     try:
         wecom.welcome_msg_send(welcome_code, text=channel.welcome_text)

@@ -35,7 +35,9 @@ def group_upsert_from_wecom(*, chat: dict) -> tuple[CustomerGroup, GroupSyncResu
     owner_userid = str(chat.get("owner") or "")
     owner = Staff.objects.filter(userid=owner_userid).first() if owner_userid else None
     members = chat.get("member_list") or []
-    customers = sum(1 for m in members if int(m.get("type") or 0) == GroupMember.MemberType.CUSTOMER)
+    customers = sum(
+        1 for m in members if int(m.get("type") or 0) == GroupMember.MemberType.CUSTOMER
+    )
     values = {
         "name": str(chat.get("name") or "")[:128],
         "owner": owner,
@@ -64,15 +66,21 @@ def group_upsert_from_wecom(*, chat: dict) -> tuple[CustomerGroup, GroupSyncResu
             return group, result
     added, removed = _members_reconcile(group, members, now)
     result.members_added, result.members_removed = added, removed
-    CustomerGroup.objects.filter(pk=group.pk).update(member_version=str(chat.get("member_version") or "")[:64])
+    CustomerGroup.objects.filter(pk=group.pk).update(
+        member_version=str(chat.get("member_version") or "")[:64]
+    )
     return group, result
 
 
 def _members_reconcile(group: CustomerGroup, members: list[dict], now) -> tuple[int, int]:
     existing = {m.userid: m for m in GroupMember.objects.select_for_update().filter(group=group)}
-    customer_ids = [m["userid"] for m in members if int(m.get("type") or 0) == GroupMember.MemberType.CUSTOMER]
+    customer_ids = [
+        m["userid"] for m in members if int(m.get("type") or 0) == GroupMember.MemberType.CUSTOMER
+    ]
     customers = dict(
-        Customer.objects.filter(external_userid__in=customer_ids).values_list("external_userid", "id")
+        Customer.objects.filter(external_userid__in=customer_ids).values_list(
+            "external_userid", "id"
+        )
     )
     added = 0
     seen = set()

@@ -25,6 +25,8 @@ def on_tags_shuffled(fields: dict) -> None:
     """Order changed within a group (``Id``) or across all groups (no ``Id``)."""
     group_id = fields.get("Id") or ""
     if group_id:
-        tag_groups_upsert_from_wecom(tag_groups=wecom.corp_tags(group_ids=[group_id]), scope_group_ids=[group_id])
+        tag_groups_upsert_from_wecom(
+            tag_groups=wecom.corp_tags(group_ids=[group_id]), scope_group_ids=[group_id]
+        )
     else:
         tag_groups_upsert_from_wecom(tag_groups=wecom.corp_tags(), full=True)

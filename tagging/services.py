@@ -30,7 +30,11 @@ def _upsert_group(item: dict, now, report: TagSyncReport) -> TagGroup:
     group = TagGroup.objects.select_for_update().filter(wecom_id=wecom_id).first()
     if group is None:
         # A group created here first (same name, no WeCom id yet) is the same group.
-        group = TagGroup.objects.select_for_update().filter(name=item["group_name"], wecom_id__isnull=True).first()
+        group = (
+            TagGroup.objects.select_for_update()
+            .filter(name=item["group_name"], wecom_id__isnull=True)
+            .first()
+        )
     values = {
         "wecom_id": wecom_id,
         "name": str(item.get("group_name") or "")[:30],
@@ -58,7 +62,11 @@ def _upsert_tag(group: TagGroup, item: dict, now, report: TagSyncReport) -> Tag:
     wecom_id = str(item["id"])
     tag = Tag.objects.select_for_update().filter(wecom_id=wecom_id).first()
     if tag is None:
-        tag = Tag.objects.select_for_update().filter(group=group, name=item["name"], wecom_id__isnull=True).first()
+        tag = (
+            Tag.objects.select_for_update()
+            .filter(group=group, name=item["name"], wecom_id__isnull=True)
+            .first()
+        )
     values = {
         "group": group,
         "wecom_id": wecom_id,
@@ -105,14 +113,20 @@ def tag_groups_upsert_from_wecom(
                 .update(is_deleted=True)
             )
     if full:
-        gone = TagGroup.objects.filter(wecom_id__isnull=False, is_deleted=False).exclude(wecom_id__in=report.seen_group_ids)
-        report.tags_deleted += Tag.objects.filter(group__in=gone, is_deleted=False).update(is_deleted=True)
+        gone = TagGroup.objects.filter(wecom_id__isnull=False, is_deleted=False).exclude(
+            wecom_id__in=report.seen_group_ids
+        )
+        report.tags_deleted += Tag.objects.filter(group__in=gone, is_deleted=False).update(
+            is_deleted=True
+        )
         report.groups_deleted += gone.update(is_deleted=True)
     elif scope_group_ids:
         gone = TagGroup.objects.filter(wecom_id__in=scope_group_ids, is_deleted=False).exclude(
             wecom_id__in=report.seen_group_ids
         )
-        report.tags_deleted += Tag.objects.filter(group__in=gone, is_deleted=False).update(is_deleted=True)
+        report.tags_deleted += Tag.objects.filter(group__in=gone, is_deleted=False).update(
+            is_deleted=True
+        )
         report.groups_deleted += gone.update(is_deleted=True)
     return report
 
@@ -121,8 +135,12 @@ def tag_groups_upsert_from_wecom(
 def tag_mark_deleted(*, wecom_id: str, tag_type: str) -> int:
     """A ``change_external_tag``/``delete``: a tag, or a whole group (no per-tag events then)."""
     if tag_type == "tag_group":
-        count = Tag.objects.filter(group__wecom_id=wecom_id, is_deleted=False).update(is_deleted=True)
-        return count + TagGroup.objects.filter(wecom_id=wecom_id, is_deleted=False).update(is_deleted=True)
+        count = Tag.objects.filter(group__wecom_id=wecom_id, is_deleted=False).update(
+            is_deleted=True
+        )
+        return count + TagGroup.objects.filter(wecom_id=wecom_id, is_deleted=False).update(
+            is_deleted=True
+        )
     return Tag.objects.filter(wecom_id=wecom_id, is_deleted=False).update(is_deleted=True)
 
 
@@ -134,13 +152,21 @@ def customer_tags_mirror_from_wecom(*, customer, wecom_tag_ids: set[str]) -> tup
     ids (not yet mirrored) are skipped until the next tag sync.
     """
     now = timezone.now()
-    tags = {t.wecom_id: t for t in Tag.objects.filter(wecom_id__in=wecom_tag_ids)} if wecom_tag_ids else {}
-    have = set(CustomerTag.objects.filter(customer=customer).values_list("tag__wecom_id", flat=True))
+    tags = (
+        {t.wecom_id: t for t in Tag.objects.filter(wecom_id__in=wecom_tag_ids)}
+        if wecom_tag_ids
+        else {}
+    )
+    have = set(
+        CustomerTag.objects.filter(customer=customer).values_list("tag__wecom_id", flat=True)
+    )
     added = 0
     for wecom_id, tag in tags.items():
         if wecom_id not in have:
             _obj, created = CustomerTag.objects.get_or_create(
-                customer=customer, tag=tag, defaults={"source": CustomerTag.Source.WECOM, "synced_at": now}
+                customer=customer,
+                tag=tag,
+                defaults={"source": CustomerTag.Source.WECOM, "synced_at": now},
             )
             added += int(created)
     removed, _ = (

@@ -109,7 +109,9 @@ class WeCom:
         return self._post("externalcontact/add_contact_way", fields)
 
     def contact_way_get(self, config_id: str) -> dict:
-        return self._post("externalcontact/get_contact_way", {"config_id": config_id})["contact_way"]
+        return self._post("externalcontact/get_contact_way", {"config_id": config_id})[
+            "contact_way"
+        ]
 
     def contact_way_update(self, config_id: str, **fields: Any) -> None:
         self._post("externalcontact/update_contact_way", {"config_id": config_id, **fields})
@@ -128,7 +130,9 @@ class WeCom:
         self._post("externalcontact/send_welcome_msg", data)
 
     # ------------------------------------------------------------------ corp tags
-    def corp_tags(self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None) -> list[dict]:
+    def corp_tags(
+        self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None
+    ) -> list[dict]:
         data = {"tag_id": tag_ids or [], "group_id": group_ids or []}
         return list(self._post("externalcontact/get_corp_tag_list", data).get("tag_group", []))
 
@@ -150,19 +154,35 @@ class WeCom:
             data["order"] = order
         self._post("externalcontact/edit_corp_tag", data)
 
-    def corp_tag_delete(self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None) -> None:
-        self._post("externalcontact/del_corp_tag", {"tag_id": tag_ids or [], "group_id": group_ids or []})
+    def corp_tag_delete(
+        self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None
+    ) -> None:
+        self._post(
+            "externalcontact/del_corp_tag", {"tag_id": tag_ids or [], "group_id": group_ids or []}
+        )
 
     def tags_mark(
-        self, *, userid: str, external_userid: str, add: list[str] | None = None, remove: list[str] | None = None
+        self,
+        *,
+        userid: str,
+        external_userid: str,
+        add: list[str] | None = None,
+        remove: list[str] | None = None,
     ) -> None:
         self._post(
             "externalcontact/mark_tag",
-            {"userid": userid, "external_userid": external_userid, "add_tag": add or [], "remove_tag": remove or []},
+            {
+                "userid": userid,
+                "external_userid": external_userid,
+                "add_tag": add or [],
+                "remove_tag": remove or [],
+            },
         )
 
     # ------------------------------------------------------------------ groups
-    def group_chats(self, *, owners: list[str] | None = None, status_filter: int = 0, limit: int = 1000) -> Iterator[dict]:
+    def group_chats(
+        self, *, owners: list[str] | None = None, status_filter: int = 0, limit: int = 1000
+    ) -> Iterator[dict]:
         """Every ``{chat_id, status}``, page by page (owner filter in chunks of 100)."""
         owner_chunks: list[list[str] | None] = (
             [owners[i : i + 100] for i in range(0, len(owners), 100)] if owners else [None]
@@ -170,7 +190,11 @@ class WeCom:
         for chunk in owner_chunks:
             cursor = ""
             while True:
-                data: dict[str, Any] = {"status_filter": status_filter, "cursor": cursor, "limit": limit}
+                data: dict[str, Any] = {
+                    "status_filter": status_filter,
+                    "cursor": cursor,
+                    "limit": limit,
+                }
                 if chunk:
                     data["owner_filter"] = {"userid_list": chunk}
                 page = self._post("externalcontact/groupchat/list", data)
@@ -180,13 +204,17 @@ class WeCom:
                     break
 
     def group_chat_get(self, chat_id: str) -> dict:
-        return self._post("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})["group_chat"]
+        return self._post("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})[
+            "group_chat"
+        ]
 
     def join_way_add(self, **fields: Any) -> str:
         return self._post("externalcontact/groupchat/add_join_way", fields)["config_id"]
 
     def join_way_get(self, config_id: str) -> dict:
-        return self._post("externalcontact/groupchat/get_join_way", {"config_id": config_id})["join_way"]
+        return self._post("externalcontact/groupchat/get_join_way", {"config_id": config_id})[
+            "join_way"
+        ]
 
     def join_way_update(self, config_id: str, **fields: Any) -> None:
         self._post("externalcontact/groupchat/update_join_way", {"config_id": config_id, **fields})
@@ -211,7 +239,10 @@ class WeCom:
     def group_msg_tasks(self, msgid: str) -> Iterator[dict]:
         cursor = ""
         while True:
-            page = self._post("externalcontact/get_groupmsg_task", {"msgid": msgid, "limit": 1000, "cursor": cursor})
+            page = self._post(
+                "externalcontact/get_groupmsg_task",
+                {"msgid": msgid, "limit": 1000, "cursor": cursor},
+            )
             yield from page.get("task_list", [])
             cursor = page.get("next_cursor") or ""
             if not cursor:

@@ -11,7 +11,15 @@ from .models import ApiCall, InboxEvent
 
 @admin.register(InboxEvent)
 class InboxEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "received_at", "event", "change_type", "status", "attempts", "processed_at")
+    list_display = (
+        "id",
+        "received_at",
+        "event",
+        "change_type",
+        "status",
+        "attempts",
+        "processed_at",
+    )
     list_filter = ("status", "event", "change_type")
     search_fields = ("dedupe_key",)
     date_hierarchy = "received_at"
@@ -32,7 +40,15 @@ class InboxEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(admin.ModelAdmin):
-    list_display = ("at", "endpoint", "errcode", "http_status", "latency_ms", "attempt", "triggered_by")
+    list_display = (
+        "at",
+        "endpoint",
+        "errcode",
+        "http_status",
+        "latency_ms",
+        "attempt",
+        "triggered_by",
+    )
     list_filter = ("endpoint", "errcode")
     search_fields = ("endpoint", "triggered_by", "request_id")
     date_hierarchy = "at"

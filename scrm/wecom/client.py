@@ -38,7 +38,9 @@ from .ratelimit import RateLimiter
 logger = logging.getLogger(__name__)
 
 # Who caused the calls being made (a task, a command, a user): stored on ApiCall.
-triggered_by_var: contextvars.ContextVar[str] = contextvars.ContextVar("wecom_triggered_by", default="")
+triggered_by_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "wecom_triggered_by", default=""
+)
 
 
 @contextlib.contextmanager
@@ -143,7 +145,11 @@ class WeComClient(WeChatClient):
             try:
                 with self.limiter.slot(endpoint, timeout_s=self.timeout or 10):
                     result = self._send(
-                        method.upper(), endpoint, params={**params, "access_token": token}, data=data, attempt=attempt
+                        method.upper(),
+                        endpoint,
+                        params={**params, "access_token": token},
+                        data=data,
+                        attempt=attempt,
                     )
             except WeComError as exc:
                 if exc.errcode in TOKEN_ERRCODES and not token_refreshed:
@@ -165,7 +171,11 @@ class WeComClient(WeChatClient):
                     raise
                 logger.info(
                     "wecom call will be retried",
-                    extra={"endpoint": endpoint, "errcode": exc.errcode, "delay_s": round(delay, 2)},
+                    extra={
+                        "endpoint": endpoint,
+                        "errcode": exc.errcode,
+                        "delay_s": round(delay, 2),
+                    },
                 )
                 time.sleep(delay)
                 continue
@@ -178,7 +188,9 @@ class WeComClient(WeChatClient):
         body = None
         headers = {}
         if data is not None:
-            body = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
+            body = (
+                data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
+            )
             headers["Content-Type"] = "application/json; charset=utf-8"
         started = time.monotonic()
         status = None
@@ -186,7 +198,12 @@ class WeComClient(WeChatClient):
         errmsg = ""
         try:
             response = self._http.request(
-                method, self.API_BASE_URL + endpoint, params=params, data=body, headers=headers, timeout=self.timeout
+                method,
+                self.API_BASE_URL + endpoint,
+                params=params,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
             )
             status = response.status_code
             if status >= 500:

@@ -56,7 +56,9 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()  # noqa: S324 - WeCom's protocol
 
 
-def decrypt_echostr(keys: Keys, *, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+def decrypt_echostr(
+    keys: Keys, *, msg_signature: str, timestamp: str, nonce: str, echostr: str
+) -> str:
     try:
         return crypto_for(keys).check_signature(msg_signature, timestamp, nonce, echostr)
     except InvalidSignatureException as exc:
@@ -111,7 +113,12 @@ def _nonce() -> str:
 
 
 def encrypt_event(
-    keys: Keys, plaintext: str, *, agent_id: str = "", timestamp: str | None = None, nonce: str | None = None
+    keys: Keys,
+    plaintext: str,
+    *,
+    agent_id: str = "",
+    timestamp: str | None = None,
+    nonce: str | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """The query string and body WeCom POSTs for one event (fresh nonce each call)."""
     timestamp = timestamp or str(int(time.time()))

@@ -16,7 +16,10 @@ HANDLERS: dict[tuple[str, str], str] = {
     ("change_external_contact", "add_external_contact"): "contacts.events:on_customer_added",
     ("change_external_contact", "add_half_external_contact"): "contacts.events:on_customer_added",
     ("change_external_contact", "edit_external_contact"): "contacts.events:on_customer_edited",
-    ("change_external_contact", "del_external_contact"): "contacts.events:on_customer_deleted_by_staff",
+    (
+        "change_external_contact",
+        "del_external_contact",
+    ): "contacts.events:on_customer_deleted_by_staff",
     ("change_external_contact", "del_follow_user"): "contacts.events:on_staff_deleted_by_customer",
     ("change_external_contact", "transfer_fail"): "contacts.events:on_transfer_failed",
     ("change_contact", "delete_user"): "contacts.events:on_staff_left",

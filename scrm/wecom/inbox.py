@@ -8,9 +8,11 @@ themselves are idempotent, so running one again after a crash changes nothing.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +29,18 @@ from .models import InboxEvent
 logger = logging.getLogger(__name__)
 
 # Fields that identify what a change_external_* event is about (besides CreateTime).
-_ID_FIELDS = ("UserID", "ExternalUserID", "ChatId", "UpdateDetail", "LastMemVer", "CurMemVer", "Id", "TagType", "Source", "FailReason")
+_ID_FIELDS = (
+    "UserID",
+    "ExternalUserID",
+    "ChatId",
+    "UpdateDetail",
+    "LastMemVer",
+    "CurMemVer",
+    "Id",
+    "TagType",
+    "Source",
+    "FailReason",
+)
 
 
 def dedupe_key(fields: dict) -> str:
@@ -46,7 +59,12 @@ def dedupe_key(fields: dict) -> str:
     elif fields.get("MsgId"):
         key = f"msg|{fields['MsgId']}"
     else:
-        key = "raw|" + hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        key = (
+            "raw|"
+            + hashlib.sha256(
+                json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+            ).hexdigest()
+        )
     if len(key) > 191:
         key = key[:120] + "|" + hashlib.sha256(key.encode()).hexdigest()
     return key
@@ -77,38 +95,77 @@ def inbox_event_store(*, fields: dict) -> int | None:
     return row[0] if row else None
 
 
-class _PublishBreaker:
-    """After a failed publish, skip publishing for a while: the sweeper re-sends.
+class _Publisher:
+    """Hands committed inbox ids to Celery from a background thread, in batches.
 
-    With the broker down every publish would wait for its connect retries; a
-    burst of callbacks must keep answering fast, and the rows are safe anyway.
+    Publishing one Celery message per callback costs more than the rest of the
+    request together; here the request only appends the id, and one message
+    carries every id that arrived in the last few milliseconds. If the broker
+    is down, publishing pauses for a while and the rows (safe in the database)
+    are re-sent by the sweeper, so a burst of callbacks keeps answering fast.
+    A process that dies with ids still queued leaves them to the sweeper too.
     """
 
-    def __init__(self, pause_s: float = 5.0):
+    def __init__(self, *, max_batch: int = 200, linger_s: float = 0.01, pause_s: float = 5.0):
+        self.max_batch = max_batch
+        self.linger_s = linger_s
         self.pause_s = pause_s
         self.open_until = 0.0
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
+        self.queue: list[int] = []
+        self.pid = 0
 
-    def publish(self, event_id: int) -> bool:
-        if time.monotonic() < self.open_until:
+    def submit(self, event_id: int) -> None:
+        with self.cond:
+            if self.pid != os.getpid():  # first use, or forked (gunicorn workers)
+                self.pid = os.getpid()
+                self.queue = []
+                threading.Thread(
+                    target=self._run, name="wecom-inbox-publisher", daemon=True
+                ).start()
+                atexit.register(self.flush)
+            self.queue.append(event_id)
+            self.cond.notify()
+
+    def _take(self) -> list[int]:
+        with self.cond:
+            batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue:
+                    self.cond.wait()
+            time.sleep(self.linger_s)  # let a burst gather into one message
+            self.publish(self._take())
+
+    def flush(self) -> None:
+        while batch := self._take():
+            self.publish(batch)
+
+    def publish(self, batch: list[int]) -> bool:
+        if not batch or time.monotonic() < self.open_until:
             return False
-        from .tasks import inbox_process
+        from .tasks import inbox_process_batch
 
         try:
-            inbox_process.apply_async((event_id,), retry=False)
+            inbox_process_batch.apply_async((batch,), retry=False)
             return True
         except Exception as exc:
-            with self.lock:
-                self.open_until = time.monotonic() + self.pause_s
-            logger.warning("broker unavailable; the inbox sweeper will send it", extra={"error": type(exc).__name__})
+            self.open_until = time.monotonic() + self.pause_s
+            logger.warning(
+                "broker unavailable; the inbox sweeper will send these",
+                extra={"error": type(exc).__name__, "count": len(batch)},
+            )
             return False
 
 
-publisher = _PublishBreaker()
+publisher = _Publisher()
 
 
 def inbox_event_enqueue_on_commit(event_id: int) -> None:
-    transaction.on_commit(lambda: publisher.publish(event_id))
+    transaction.on_commit(lambda: publisher.submit(event_id))
 
 
 # ---------------------------------------------------------------------- processing
@@ -161,7 +218,10 @@ def inbox_event_process(*, event_id: int) -> Outcome:
             _finish(row, InboxEvent.Status.DEAD, error=error)
             logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
             return Outcome(InboxEvent.Status.DEAD)
-        delay = min(settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)), settings.SCRM_MAX_COUNTDOWN_S)
+        delay = min(
+            settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
+            settings.SCRM_MAX_COUNTDOWN_S,
+        )
         InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
             status=InboxEvent.Status.PENDING,
             lease_until=None,
@@ -176,7 +236,10 @@ def inbox_event_process(*, event_id: int) -> Outcome:
 
 def _finish(row: InboxEvent, status: str, *, error: str = "") -> None:
     InboxEvent.objects.filter(id=row.pk).update(
-        status=status, lease_until=None, processed_at=timezone.now(), last_error=error or row.last_error
+        status=status,
+        lease_until=None,
+        processed_at=timezone.now(),
+        last_error=error or row.last_error,
     )
 
 
@@ -202,7 +265,11 @@ def inbox_event_replay(*, event_ids: list[int]) -> int:
         .values_list("id", flat=True)
     )
     InboxEvent.objects.filter(id__in=ids).update(
-        status=InboxEvent.Status.PENDING, attempts=0, next_attempt_at=None, lease_until=None, processed_at=None
+        status=InboxEvent.Status.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        lease_until=None,
+        processed_at=None,
     )
     for event_id in ids:
         inbox_event_enqueue_on_commit(event_id)

@@ -66,12 +66,20 @@ class RateLimiter:
     def per_min(api: str) -> int:
         return int(settings.WECOM_RATE_LIMITS.get(api, settings.WECOM_RATE_PER_MIN))
 
-    def try_acquire(self, api: str, call_id: str, *, lease_s: float = 60.0) -> tuple[bool, int, str]:
+    def try_acquire(
+        self, api: str, call_id: str, *, lease_s: float = 60.0
+    ) -> tuple[bool, int, str]:
         """One attempt: (granted, wait in ms before asking again, why not)."""
         rate = max(self.per_min(api), 1) / 60000.0
         granted, wait_ms, why = self._script(
             keys=[f"{PREFIX}:bucket:{api}", f"{PREFIX}:block:{api}", f"{PREFIX}:inflight:{api}"],
-            args=[repr(rate), settings.WECOM_RATE_BURST, settings.WECOM_MAX_CONCURRENCY, call_id, int(lease_s * 1000)],
+            args=[
+                repr(rate),
+                settings.WECOM_RATE_BURST,
+                settings.WECOM_MAX_CONCURRENCY,
+                call_id,
+                int(lease_s * 1000),
+            ],
         )
         return bool(granted), int(wait_ms), WHY.get(int(why), "")
 
@@ -89,7 +97,9 @@ class RateLimiter:
         return max(ttl, 0) / 1000.0
 
     @contextlib.contextmanager
-    def slot(self, api: str, *, max_wait_s: float | None = None, timeout_s: float = 60.0) -> Iterator[None]:
+    def slot(
+        self, api: str, *, max_wait_s: float | None = None, timeout_s: float = 60.0
+    ) -> Iterator[None]:
         """Wait for a slot (up to ``max_wait_s``), hold it for the call, then give it back."""
         max_wait = settings.WECOM_RATE_MAX_WAIT_S if max_wait_s is None else max_wait_s
         deadline = time.monotonic() + max_wait
@@ -100,7 +110,9 @@ class RateLimiter:
                 break
             left = deadline - time.monotonic()
             if wait_ms / 1000.0 > left:
-                raise WeComRateLimited(None, f"local limiter: {why}, retry in {wait_ms} ms", endpoint=api)
+                raise WeComRateLimited(
+                    None, f"local limiter: {why}, retry in {wait_ms} ms", endpoint=api
+                )
             time.sleep(wait_ms / 1000.0)
         try:
             yield

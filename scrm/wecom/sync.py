@@ -50,10 +50,15 @@ def sync_staff(report: SyncReport) -> list[str]:
         if userid not in known:
             staff_upsert(userid=userid, name=wecom.user_get(userid).get("name", ""))
             report.add("staff_created")
-    report.add("staff_follow_enabled", Staff.objects.filter(userid__in=userids, is_follow_user=False).update(is_follow_user=True))
+    report.add(
+        "staff_follow_enabled",
+        Staff.objects.filter(userid__in=userids, is_follow_user=False).update(is_follow_user=True),
+    )
     report.add(
         "staff_follow_disabled",
-        Staff.objects.filter(is_follow_user=True).exclude(userid__in=userids).update(is_follow_user=False),
+        Staff.objects.filter(is_follow_user=True)
+        .exclude(userid__in=userids)
+        .update(is_follow_user=False),
     )
     return userids
 
@@ -62,7 +67,12 @@ def sync_customers(report: SyncReport, userids: list[str]) -> None:
     """Customers and follow relations of every follow user; relations WeCom no longer has end."""
     from contacts.models import Customer, FollowRelation, Staff
     from contacts.selectors import follow_relations_open
-    from contacts.services import customer_channel_attribute, customer_upsert_from_wecom, follow_relation_upsert, wecom_time
+    from contacts.services import (
+        customer_channel_attribute,
+        customer_upsert_from_wecom,
+        follow_relation_upsert,
+        wecom_time,
+    )
     from tagging.services import customer_tags_mirror_from_wecom
 
     staff = {s.userid: s for s in Staff.objects.filter(userid__in=userids)}
@@ -74,20 +84,28 @@ def sync_customers(report: SyncReport, userids: list[str]) -> None:
         at = wecom_time(info.get("createtime"))
         with transaction.atomic():
             customer, _created = customer_upsert_from_wecom(contact=contact, at=at)
-            relation, created = follow_relation_upsert(customer=customer, staff=staff[info["userid"]], info=info)
+            relation, created = follow_relation_upsert(
+                customer=customer, staff=staff[info["userid"]], info=info
+            )
             if info.get("state"):
                 customer_channel_attribute(customer=customer, state=info["state"], at=at)
         report.add("follows_created", int(created))
         seen.add((customer.pk, relation.staff_id))
-        tags_by_customer.setdefault(customer.pk, set()).update(str(t) for t in info.get("tag_id") or [])
+        tags_by_customer.setdefault(customer.pk, set()).update(
+            str(t) for t in info.get("tag_id") or []
+        )
     report.add("customers_created", Customer.objects.count() - before)
     for customer in Customer.objects.filter(pk__in=list(tags_by_customer)):
-        added, removed = customer_tags_mirror_from_wecom(customer=customer, wecom_tag_ids=tags_by_customer[customer.pk])
+        added, removed = customer_tags_mirror_from_wecom(
+            customer=customer, wecom_tag_ids=tags_by_customer[customer.pk]
+        )
         report.add("customer_tags_added", added)
         report.add("customer_tags_removed", removed)
     stale = [
         pk
-        for pk, customer_id, staff_id in follow_relations_open(staff_userids=userids).values_list("pk", "customer_id", "staff_id")
+        for pk, customer_id, staff_id in follow_relations_open(staff_userids=userids).values_list(
+            "pk", "customer_id", "staff_id"
+        )
         if (customer_id, staff_id) not in seen
     ]
     if stale:
@@ -113,7 +131,9 @@ def sync_groups(report: SyncReport, userids: list[str]) -> None:
     if userids:
         report.add(
             "groups_dismissed",
-            CustomerGroup.objects.filter(owner_userid__in=userids, status=CustomerGroup.Status.NORMAL)
+            CustomerGroup.objects.filter(
+                owner_userid__in=userids, status=CustomerGroup.Status.NORMAL
+            )
             .exclude(chat_id__in=seen)
             .update(status=CustomerGroup.Status.DISMISSED, dismissed_at=timezone.now()),
         )

@@ -17,8 +17,18 @@ def inbox_process(event_id: int) -> str:
     outcome = inbox_event_process(event_id=event_id)
     if outcome.retry_in is not None:
         # The row keeps next_attempt_at too, so the sweeper re-sends it if this is lost.
-        inbox_process.apply_async((event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S))
+        inbox_process.apply_async(
+            (event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S)
+        )
     return outcome.status
+
+
+@shared_task(name="scrm.wecom.tasks.inbox_process_batch", acks_late=True, ignore_result=True)
+def inbox_process_batch(event_ids: list[int]) -> int:
+    """Many rows in one message (the webhook's publisher batches bursts)."""
+    for event_id in event_ids:
+        inbox_process(event_id)
+    return len(event_ids)
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)
@@ -26,8 +36,8 @@ def inbox_sweep() -> int:
     from .inbox import inbox_sweep as find_stuck
 
     ids = find_stuck()
-    for event_id in ids:
-        inbox_process.delay(event_id)
+    for i in range(0, len(ids), 100):
+        inbox_process_batch.delay(ids[i : i + 100])
     if ids:
         logger.info("inbox sweeper re-sent events", extra={"count": len(ids)})
     return len(ids)

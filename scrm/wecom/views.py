@@ -6,6 +6,7 @@ the request does one INSERT … ON CONFLICT DO NOTHING and enqueues on commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -39,7 +40,9 @@ class _NonceGuard:
         if self._client is None or self._url != settings.REDIS_URL:
             with self.lock:
                 self._url = settings.REDIS_URL
-                self._client = redis.Redis.from_url(self._url, socket_timeout=0.5, socket_connect_timeout=0.5)
+                self._client = redis.Redis.from_url(
+                    self._url, socket_timeout=0.5, socket_connect_timeout=0.5
+                )
         return self._client
 
     def first_use(self, nonce: str, timestamp: str) -> bool:
@@ -50,14 +53,14 @@ class _NonceGuard:
             return bool(self.client().set(key, "1", nx=True, ex=settings.WECOM_NONCE_TTL_S))
         except redis.RedisError as exc:
             self.skip_until = time.monotonic() + 5
-            logger.warning("nonce check skipped: redis unavailable", extra={"error": type(exc).__name__})
+            logger.warning(
+                "nonce check skipped: redis unavailable", extra={"error": type(exc).__name__}
+            )
             return True
 
     def forget(self, nonce: str, timestamp: str) -> None:
-        try:
+        with contextlib.suppress(redis.RedisError):
             self.client().delete(f"scrm:wecom:nonce:{timestamp}:{nonce}")
-        except redis.RedisError:
-            pass
 
 
 nonces = _NonceGuard()
@@ -66,7 +69,11 @@ nonces = _NonceGuard()
 def _refuse(request: HttpRequest, error: CallbackError) -> HttpResponse:
     logger.warning(
         "wecom callback refused",
-        extra={"reason": error.reason, "status": error.status, "ip": request.META.get("REMOTE_ADDR")},
+        extra={
+            "reason": error.reason,
+            "status": error.status,
+            "ip": request.META.get("REMOTE_ADDR"),
+        },
     )
     return HttpResponse(error.reason, status=error.status, content_type="text/plain")
 
@@ -83,14 +90,22 @@ def _check_timestamp(raw: str) -> None:
 @csrf_exempt
 def callback(request: HttpRequest) -> HttpResponse:
     q = request.GET
-    signature, timestamp, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+    signature, timestamp, nonce = (
+        q.get("msg_signature", ""),
+        q.get("timestamp", ""),
+        q.get("nonce", ""),
+    )
     try:
         if not (signature and timestamp and nonce):
             raise CallbackError("missing msg_signature/timestamp/nonce")
         if request.method == "GET":
             # URL verification: answer the plaintext, nothing more (no quotes, no newline).
             plain = decrypt_echostr(
-                keys_from_settings(), msg_signature=signature, timestamp=timestamp, nonce=nonce, echostr=q.get("echostr", "")
+                keys_from_settings(),
+                msg_signature=signature,
+                timestamp=timestamp,
+                nonce=nonce,
+                echostr=q.get("echostr", ""),
             )
             return HttpResponse(plain, content_type="text/plain; charset=utf-8")
         if request.method != "POST":
@@ -102,7 +117,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         if len(body) > settings.WECOM_CALLBACK_MAX_BODY:
             raise CallbackError("body too large", 413)
         _check_timestamp(timestamp)
-        fields = decrypt_event(keys_from_settings(), body=body, msg_signature=signature, timestamp=timestamp, nonce=nonce)
+        fields = decrypt_event(
+            keys_from_settings(),
+            body=body,
+            msg_signature=signature,
+            timestamp=timestamp,
+            nonce=nonce,
+        )
         if not nonces.first_use(nonce, timestamp):
             raise CallbackError("replayed nonce", 409)
     except CallbackError as error:

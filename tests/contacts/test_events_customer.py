@@ -18,23 +18,40 @@ def corp(wecom_sandbox):
 
 
 def test_a_scan_creates_the_customer_follow_relation_and_first_channel(corp):
-    channel = ChannelCodeFactory(state="txn-alert", name="动账通知", welcome_text="您好，欢迎关注！")
+    channel = ChannelCodeFactory(
+        state="txn-alert", name="动账通知", welcome_text="您好，欢迎关注！"
+    )
     result, event = scan_and_process(corp, userid="lina", state="txn-alert", name="王小明")
     assert event.status == "done"
     customer = Customer.objects.get(external_userid=result["external_userid"])
-    assert customer.name == "王小明" and customer.first_channel == channel and customer.first_state == "txn-alert"
+    assert (
+        customer.name == "王小明"
+        and customer.first_channel == channel
+        and customer.first_state == "txn-alert"
+    )
     relation = FollowRelation.objects.get(customer=customer)
-    assert relation.staff.userid == "lina" and relation.state == "txn-alert" and relation.status == "active"
-    assert set(TimelineEntry.objects.filter(customer=customer).values_list("kind", flat=True)) == {"customer_added", "welcome_sent"}
+    assert (
+        relation.staff.userid == "lina"
+        and relation.state == "txn-alert"
+        and relation.status == "active"
+    )
+    assert set(TimelineEntry.objects.filter(customer=customer).values_list("kind", flat=True)) == {
+        "customer_added",
+        "welcome_sent",
+    }
     sent = corp.state()["welcome_sent"]
-    assert [(w["external_userid"], w["text"]) for w in sent] == [(customer.external_userid, "您好，欢迎关注！")]
+    assert [(w["external_userid"], w["text"]) for w in sent] == [
+        (customer.external_userid, "您好，欢迎关注！")
+    ]
 
 
 def test_the_first_channel_is_kept_when_the_customer_comes_again_through_another(corp):
     first = ChannelCodeFactory(state="oa-menu")
     ChannelCodeFactory(state="moments")
     result, _ = scan_and_process(corp, userid="lina", state="oa-menu")
-    scan_and_process(corp, userid="chenjing", state="moments", external_userid=result["external_userid"])
+    scan_and_process(
+        corp, userid="chenjing", state="moments", external_userid=result["external_userid"]
+    )
     customer = Customer.objects.get(external_userid=result["external_userid"])
     assert customer.first_channel == first
     assert customer.follows.count() == 2
@@ -68,7 +85,14 @@ def test_removals_end_the_relation_and_the_last_one_marks_the_customer_lost(corp
     result, _ = scan_and_process(corp, userid="lina")
     ext = result["external_userid"]
     corp.control("customer_deletes_staff", userid="lina", external_userid=ext)
-    deliver({"Event": "change_external_contact", "ChangeType": "del_follow_user", "UserID": "lina", "ExternalUserID": ext})
+    deliver(
+        {
+            "Event": "change_external_contact",
+            "ChangeType": "del_follow_user",
+            "UserID": "lina",
+            "ExternalUserID": ext,
+        }
+    )
     relation = FollowRelation.objects.get()
     assert relation.status == "removed_by_customer" and relation.removed_at is not None
     assert Customer.objects.get().status == "lost"
@@ -76,7 +100,15 @@ def test_removals_end_the_relation_and_the_last_one_marks_the_customer_lost(corp
 
 def test_a_transfer_deletion_is_recorded_as_a_transfer(corp):
     result, _ = scan_and_process(corp, userid="lina")
-    deliver({"Event": "change_external_contact", "ChangeType": "del_external_contact", "UserID": "lina", "ExternalUserID": result["external_userid"], "Source": "DELETE_BY_TRANSFER"})
+    deliver(
+        {
+            "Event": "change_external_contact",
+            "ChangeType": "del_external_contact",
+            "UserID": "lina",
+            "ExternalUserID": result["external_userid"],
+            "Source": "DELETE_BY_TRANSFER",
+        }
+    )
     assert FollowRelation.objects.get().status == "transferred"
 
 
@@ -93,5 +125,12 @@ def test_staff_leaving_the_corp_is_marked_left(corp):
 
 
 def test_a_customer_gone_from_wecom_is_skipped_not_retried(corp):
-    event = deliver({"Event": "change_external_contact", "ChangeType": "add_external_contact", "UserID": "lina", "ExternalUserID": "wmGONE"})
+    event = deliver(
+        {
+            "Event": "change_external_contact",
+            "ChangeType": "add_external_contact",
+            "UserID": "lina",
+            "ExternalUserID": "wmGONE",
+        }
+    )
     assert event.status == "done" and Customer.objects.count() == 0

@@ -13,7 +13,12 @@ pytestmark = pytest.mark.django_db
 
 
 def tag_event(change_type, id_, tag_type="tag"):
-    return {"Event": "change_external_tag", "ChangeType": change_type, "Id": id_, "TagType": tag_type}
+    return {
+        "Event": "change_external_tag",
+        "ChangeType": change_type,
+        "Id": id_,
+        "TagType": tag_type,
+    }
 
 
 def test_a_tag_created_in_wecom_is_mirrored(wecom_sandbox):

@@ -11,7 +11,13 @@ from scrm.wecom.models import InboxEvent
 
 
 def deliver(fields: dict) -> InboxEvent:
-    full = {"ToUserName": settings.WECOM_CORP_ID, "FromUserName": "sys", "CreateTime": str(int(time.time())), "MsgType": "event", **fields}
+    full = {
+        "ToUserName": settings.WECOM_CORP_ID,
+        "FromUserName": "sys",
+        "CreateTime": str(int(time.time())),
+        "MsgType": "event",
+        **fields,
+    }
     event_id = inbox_event_store(fields=full)
     assert event_id is not None
     inbox_event_process(event_id=event_id)

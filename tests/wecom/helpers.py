@@ -28,7 +28,15 @@ def contact_event(change_type: str = "add_external_contact", **fields: str) -> d
     }
 
 
-def signed_post(fields: dict, *, keys: Keys | None = None, timestamp: str | None = None, nonce: str | None = None):
+def signed_post(
+    fields: dict,
+    *,
+    keys: Keys | None = None,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+):
     """(path with query, body) for one encrypted event."""
-    query, body = encrypt_event(keys or app_keys(), event_xml(fields), timestamp=timestamp, nonce=nonce)
+    query, body = encrypt_event(
+        keys or app_keys(), event_xml(fields), timestamp=timestamp, nonce=nonce
+    )
     return f"/wecom/callback/?{urlencode(query)}", body

@@ -28,20 +28,20 @@ class SandboxHandle:
         return self.server.api_base
 
     def control(self, action: str, **body: Any) -> dict:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310
             f"{self.url}/sandbox/{action}",
             data=json.dumps(body).encode(),
             method="POST",
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"sandbox {action}: {exc.code} {exc.read()[:300]!r}") from exc
 
     def state(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/sandbox/state", timeout=10) as response:
+        with urllib.request.urlopen(f"{self.url}/sandbox/state", timeout=10) as response:  # noqa: S310
             return json.loads(response.read())
 
     def seed_staff(self, *userids: str) -> None:
@@ -52,7 +52,9 @@ class SandboxHandle:
 
     def calls(self, endpoint: str | None = None) -> list[dict]:
         with self.sandbox.lock:
-            return [c for c in self.sandbox.state.calls if endpoint is None or c["endpoint"] == endpoint]
+            return [
+                c for c in self.sandbox.state.calls if endpoint is None or c["endpoint"] == endpoint
+            ]
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,9 @@ def test_system_busy_is_retried_with_backoff(corp):
     corp.fault("externalcontact/get_follow_user_list", errcode=-1, times=2)
     assert wecom.follow_users() == ["lina", "chenjing"]
     assert list(
-        ApiCall.objects.filter(endpoint="externalcontact/get_follow_user_list").order_by("id").values_list("errcode", "attempt")
+        ApiCall.objects.filter(endpoint="externalcontact/get_follow_user_list")
+        .order_by("id")
+        .values_list("errcode", "attempt")
     ) == [(-1, 1), (-1, 2), (0, 3)]
 
 
@@ -70,7 +72,11 @@ def test_server_errors_and_timeouts_are_retried(corp, settings):
     corp.fault("externalcontact/get_follow_user_list", timeout_s=0.6, times=1)
     wecom._clients.clear()  # pick up the shorter timeout
     assert wecom.follow_users()
-    errors = list(ApiCall.objects.filter(endpoint="externalcontact/get_follow_user_list").order_by("id").values_list("http_status", "errmsg"))
+    errors = list(
+        ApiCall.objects.filter(endpoint="externalcontact/get_follow_user_list")
+        .order_by("id")
+        .values_list("http_status", "errmsg")
+    )
     assert errors[0] == (502, "HTTP 502") and errors[1][1] == "timeout" and errors[2] == (200, "")
 
 

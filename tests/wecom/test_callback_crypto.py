@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from scrm.wecom.crypto import CallbackError, Keys, decrypt_event, encrypt_echostr, encrypt_event, event_xml, signature
+from scrm.wecom.crypto import (
+    CallbackError,
+    Keys,
+    decrypt_event,
+    encrypt_echostr,
+    encrypt_event,
+    event_xml,
+    signature,
+)
 
 # From WeCom's "加解密方案" page (token, EncodingAESKey, corp id, timestamp, nonce, message).
 KAT_KEYS = Keys("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
@@ -31,7 +39,11 @@ def test_signature_matches_wecoms_published_example():
 
 def test_wecoms_published_example_decrypts_to_its_message():
     fields = decrypt_event(
-        KAT_KEYS, body=kat_body(), msg_signature=KAT_SIGNATURE, timestamp="1409659813", nonce="1372623149"
+        KAT_KEYS,
+        body=kat_body(),
+        msg_signature=KAT_SIGNATURE,
+        timestamp="1409659813",
+        nonce="1372623149",
     )
     assert fields["Content"] == "hello"
     assert fields["MsgId"] == "4561255354251345929"
@@ -40,14 +52,31 @@ def test_wecoms_published_example_decrypts_to_its_message():
 
 def test_a_tampered_signature_is_refused():
     with pytest.raises(CallbackError) as err:
-        decrypt_event(KAT_KEYS, body=kat_body(), msg_signature="0" * 40, timestamp="1409659813", nonce="1372623149")
+        decrypt_event(
+            KAT_KEYS,
+            body=kat_body(),
+            msg_signature="0" * 40,
+            timestamp="1409659813",
+            nonce="1372623149",
+        )
     assert err.value.status == 403
 
 
 def test_an_event_encrypted_like_wecom_decrypts_back_to_the_same_fields():
-    fields = {"Event": "change_external_contact", "ChangeType": "add_external_contact", "UserID": "lina", "State": "渠道A"}
+    fields = {
+        "Event": "change_external_contact",
+        "ChangeType": "add_external_contact",
+        "UserID": "lina",
+        "State": "渠道A",
+    }
     query, body = encrypt_event(KAT_KEYS, event_xml(fields))
-    got = decrypt_event(KAT_KEYS, body=body, msg_signature=query["msg_signature"], timestamp=query["timestamp"], nonce=query["nonce"])
+    got = decrypt_event(
+        KAT_KEYS,
+        body=body,
+        msg_signature=query["msg_signature"],
+        timestamp=query["timestamp"],
+        nonce=query["nonce"],
+    )
     assert got == fields
 
 
@@ -56,7 +85,13 @@ def test_a_message_for_another_corp_is_refused():
     query, body = encrypt_event(other, event_xml({"Event": "x"}))
     body = body.replace(b"wwOTHERCORP", KAT_KEYS.corp_id.encode())
     with pytest.raises(CallbackError) as err:
-        decrypt_event(KAT_KEYS, body=body, msg_signature=query["msg_signature"], timestamp=query["timestamp"], nonce=query["nonce"])
+        decrypt_event(
+            KAT_KEYS,
+            body=body,
+            msg_signature=query["msg_signature"],
+            timestamp=query["timestamp"],
+            nonce=query["nonce"],
+        )
     assert err.value.reason == "wrong corp id"
 
 
@@ -64,4 +99,13 @@ def test_echostr_round_trip():
     from scrm.wecom.crypto import decrypt_echostr
 
     q = encrypt_echostr(KAT_KEYS, "1616140317555161061", timestamp="1409659813", nonce="1372623149")
-    assert decrypt_echostr(KAT_KEYS, msg_signature=q["msg_signature"], timestamp=q["timestamp"], nonce=q["nonce"], echostr=q["echostr"]) == "1616140317555161061"
+    assert (
+        decrypt_echostr(
+            KAT_KEYS,
+            msg_signature=q["msg_signature"],
+            timestamp=q["timestamp"],
+            nonce=q["nonce"],
+            echostr=q["echostr"],
+        )
+        == "1616140317555161061"
+    )

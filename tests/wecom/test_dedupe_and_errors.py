@@ -39,7 +39,15 @@ def test_different_customers_staff_or_times_get_different_keys():
 
 
 def test_two_member_changes_of_one_group_in_the_same_second_are_distinct():
-    a = {"Event": "change_external_chat", "ChangeType": "update", "ChatId": "wr1", "UpdateDetail": "add_member", "CreateTime": "1", "LastMemVer": "1", "CurMemVer": "2"}
+    a = {
+        "Event": "change_external_chat",
+        "ChangeType": "update",
+        "ChatId": "wr1",
+        "UpdateDetail": "add_member",
+        "CreateTime": "1",
+        "LastMemVer": "1",
+        "CurMemVer": "2",
+    }
     b = {**a, "LastMemVer": "2", "CurMemVer": "3"}
     assert dedupe_key(a) != dedupe_key(b)
 

@@ -80,10 +80,13 @@ def test_a_forged_callback_gets_a_4xx_and_stores_nothing(wired, live_server):
     from scrm.wecom.crypto import Keys, encrypt_event, event_xml
 
     forged = Keys("not-the-token", "A" * 43, wired.sandbox.config.corp_id)
-    query, body = encrypt_event(forged, event_xml({"Event": "change_external_contact", "ChangeType": "add_external_contact"}))
+    query, body = encrypt_event(
+        forged,
+        event_xml({"Event": "change_external_contact", "ChangeType": "add_external_contact"}),
+    )
     url = f"{live_server.url}/wecom/callback/?" + "&".join(f"{k}={v}" for k, v in query.items())
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5)
+        urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5)  # noqa: S310
     assert 400 <= err.value.code < 500
     assert InboxEvent.objects.count() == 0
 
@@ -94,7 +97,12 @@ def test_a_token_expiring_mid_run_is_refreshed_transparently(wired, worker):
     wired.control("tokens/expire")
     second = wired.control("scan", userid="chenjing")
     wait_for(inbox_done(2), what="second event after the token expired")
-    assert Customer.objects.filter(external_userid__in=[first["external_userid"], second["external_userid"]]).count() == 2
+    assert (
+        Customer.objects.filter(
+            external_userid__in=[first["external_userid"], second["external_userid"]]
+        ).count()
+        == 2
+    )
     codes = [c["errcode"] for c in wired.calls("externalcontact/get")]
     assert 42001 in codes and codes[-1] == 0
     assert len(wired.calls("gettoken")) == 2
@@ -132,13 +140,27 @@ class DedicatedRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         import redis
 
-        wait_for(lambda: _ping(redis.Redis(port=self.port, socket_timeout=0.5)), 10, "redis to start")
+        wait_for(
+            lambda: _ping(redis.Redis(port=self.port, socket_timeout=0.5)), 10, "redis to start"
+        )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -173,7 +195,9 @@ def celery_broker(url: str):
         switch(old)
 
 
-def test_callbacks_during_a_redis_outage_are_stored_and_processed_after_it_returns(wired, transactional_db, settings, tmp_path):
+def test_callbacks_during_a_redis_outage_are_stored_and_processed_after_it_returns(
+    wired, transactional_db, settings, tmp_path
+):
     from scrm.settings.redis import celery_broker_url, redis_url_with_db
     from scrm.settings.test import _REDIS_DB
     from scrm.wecom import inbox
@@ -198,6 +222,7 @@ def test_callbacks_during_a_redis_outage_are_stored_and_processed_after_it_retur
             assert elapsed < 15, f"the burst took {elapsed:.1f}s: publishing blocked requests"
             server.start()
             inbox.publisher.open_until = 0
+
             # The beat sweeper re-sends what the broker never got.
             def swept_and_done() -> bool:
                 if InboxEvent.objects.filter(status="done").count() == 20:
@@ -207,7 +232,12 @@ def test_callbacks_during_a_redis_outage_are_stored_and_processed_after_it_retur
                 return False
 
             wait_for(swept_and_done, 90, "all events processed after redis returned")
-            assert Customer.objects.filter(external_userid__in=[s["external_userid"] for s in scans]).count() == 20
+            assert (
+                Customer.objects.filter(
+                    external_userid__in=[s["external_userid"] for s in scans]
+                ).count()
+                == 20
+            )
     finally:
         if proc is not None:
             proc.stop()

@@ -22,13 +22,17 @@ def test_unknown_events_are_kept_and_marked_ignored(wecom_sandbox):
 
 def test_a_claimed_row_is_not_processed_twice():
     event_id = inbox_event_store(fields={"Event": "x", "CreateTime": "1"})
-    InboxEvent.objects.filter(id=event_id).update(status="processing", lease_until=timezone.now() + timedelta(minutes=1))
+    InboxEvent.objects.filter(id=event_id).update(
+        status="processing", lease_until=timezone.now() + timedelta(minutes=1)
+    )
     assert inbox_event_process(event_id=event_id).status == "skipped"
 
 
 def test_a_stale_lease_is_reclaimed_by_the_sweeper_and_processed():
     event_id = inbox_event_store(fields={"Event": "x", "CreateTime": "2"})
-    InboxEvent.objects.filter(id=event_id).update(status="processing", lease_until=timezone.now() - timedelta(seconds=1))
+    InboxEvent.objects.filter(id=event_id).update(
+        status="processing", lease_until=timezone.now() - timedelta(seconds=1)
+    )
     assert event_id in inbox_sweep()
     assert inbox_event_process(event_id=event_id).status == "ignored"
 
@@ -40,13 +44,21 @@ def test_rows_the_broker_lost_are_found_by_the_sweeper_after_a_while():
     assert event_id in inbox_sweep()
 
 
-def test_a_failing_row_is_retried_with_backoff_then_parked_dead_and_can_be_replayed(wecom_sandbox, settings):
+def test_a_failing_row_is_retried_with_backoff_then_parked_dead_and_can_be_replayed(
+    wecom_sandbox, settings
+):
     settings.WECOM_INBOX_MAX_ATTEMPTS = 2
     settings.WECOM_RETRY_MAX_ATTEMPTS = 1
     wecom_sandbox.seed_staff("lina")
     r = wecom_sandbox.control("scan", userid="lina", welcome_code=False)
     wecom_sandbox.fault("externalcontact/get", errcode=-1, times=2)
-    fields = {"Event": "change_external_contact", "ChangeType": "add_external_contact", "UserID": "lina", "ExternalUserID": r["external_userid"], "CreateTime": "100"}
+    fields = {
+        "Event": "change_external_contact",
+        "ChangeType": "add_external_contact",
+        "UserID": "lina",
+        "ExternalUserID": r["external_userid"],
+        "CreateTime": "100",
+    }
     event_id = inbox_event_store(fields=fields)
     first = inbox_event_process(event_id=event_id)
     assert first.status == "pending" and first.retry_in and first.retry_in > 0
@@ -72,14 +84,36 @@ def test_group_events_mirror_the_group_and_its_members(wecom_sandbox):
         {"access_token": next(iter(wecom_sandbox.sandbox.state.tokens))},
         {"scene": 2, "chat_id_list": [chat["chat_id"]], "room_base_name": "福田理财"},
     )
-    wecom_sandbox.control("join_group", config_id=way["config_id"], external_userid=r1["external_userid"])
-    deliver({"Event": "change_external_chat", "ChangeType": "update", "UpdateDetail": "add_member", "ChatId": chat["chat_id"], "CurMemVer": "2"})
+    wecom_sandbox.control(
+        "join_group", config_id=way["config_id"], external_userid=r1["external_userid"]
+    )
+    deliver(
+        {
+            "Event": "change_external_chat",
+            "ChangeType": "update",
+            "UpdateDetail": "add_member",
+            "ChatId": chat["chat_id"],
+            "CurMemVer": "2",
+        }
+    )
     group = CustomerGroup.objects.get(chat_id=chat["chat_id"])
-    assert group.name == "福田理财1群" and group.owner.userid == "lina" and group.customer_count == 1
+    assert (
+        group.name == "福田理财1群" and group.owner.userid == "lina" and group.customer_count == 1
+    )
     member = GroupMember.objects.get(group=group, member_type=2)
     assert member.customer.external_userid == r1["external_userid"] and member.join_scene == 3
-    wecom_sandbox.control("leave_group", chat_id=chat["chat_id"], external_userid=r1["external_userid"])
-    deliver({"Event": "change_external_chat", "ChangeType": "update", "UpdateDetail": "del_member", "ChatId": chat["chat_id"], "CurMemVer": "3"})
+    wecom_sandbox.control(
+        "leave_group", chat_id=chat["chat_id"], external_userid=r1["external_userid"]
+    )
+    deliver(
+        {
+            "Event": "change_external_chat",
+            "ChangeType": "update",
+            "UpdateDetail": "del_member",
+            "ChatId": chat["chat_id"],
+            "CurMemVer": "3",
+        }
+    )
     member.refresh_from_db()
     assert not member.is_active and member.left_at is not None
     deliver({"Event": "change_external_chat", "ChangeType": "dismiss", "ChatId": chat["chat_id"]})

@@ -25,12 +25,18 @@ def test_an_event_is_stored_once_and_answered_success(client):
         response = post(client, path, body)
         assert response.status_code == 200 and response.content == b"success"
     row = InboxEvent.objects.get()
-    assert (row.event, row.change_type, row.status) == ("change_external_contact", "add_external_contact", "pending")
+    assert (row.event, row.change_type, row.status) == (
+        "change_external_contact",
+        "add_external_contact",
+        "pending",
+    )
     assert row.payload["WelcomeCode"] == "W1"
 
 
 def test_url_verification_answers_the_plain_echostr(client):
-    q = encrypt_echostr(app_keys(), "8427165413487514213", timestamp=str(int(time.time())), nonce="123456")
+    q = encrypt_echostr(
+        app_keys(), "8427165413487514213", timestamp=str(int(time.time())), nonce="123456"
+    )
     response = client.get("/wecom/callback/", q)
     assert response.status_code == 200
     assert response.content == b"8427165413487514213"
@@ -62,7 +68,13 @@ def test_bad_callbacks_get_a_4xx_and_store_nothing(client, tamper, status):
 
         ts, nonce, enc = str(int(time.time())), "991", "bm90IGFlcw=="
         body = f"<xml><ToUserName>{app_keys().corp_id}</ToUserName><Encrypt>{enc}</Encrypt></xml>".encode()
-        path = "/wecom/callback/?" + urlencode({"msg_signature": signature(app_keys().token, ts, nonce, enc), "timestamp": ts, "nonce": nonce})
+        path = "/wecom/callback/?" + urlencode(
+            {
+                "msg_signature": signature(app_keys().token, ts, nonce, enc),
+                "timestamp": ts,
+                "nonce": nonce,
+            }
+        )
         status = 400
     elif tamper == "malformed":
         body = b"<xml><Encrypt>abc</Encr"

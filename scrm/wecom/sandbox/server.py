@@ -48,7 +48,9 @@ class SandboxServer:
         return f"{self.base_url}/cgi-bin/"
 
     def start(self) -> SandboxServer:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="wecom-sandbox", daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, name="wecom-sandbox", daemon=True
+        )
         self.thread.start()
         return self
 
@@ -71,7 +73,9 @@ class SandboxServer:
         if not url:
             return []
         if not wait:
-            threading.Thread(target=self._deliver_all, args=(url, fields, deliveries), daemon=True).start()
+            threading.Thread(
+                target=self._deliver_all, args=(url, fields, deliveries), daemon=True
+            ).start()
             return []
         return self._deliver_all(url, fields, deliveries)
 
@@ -88,8 +92,11 @@ class SandboxServer:
                 time.sleep(cfg.callback_retry_interval_s)
             query, body = encrypt_event(keys, plaintext, agent_id=cfg.agent_id)
             sep = "&" if urlsplit(url).query else "?"
-            request = urllib.request.Request(
-                f"{url}{sep}{urlencode(query)}", data=body, method="POST", headers={"Content-Type": "text/xml"}
+            request = urllib.request.Request(  # noqa: S310 - the configured callback URL
+                f"{url}{sep}{urlencode(query)}",
+                data=body,
+                method="POST",
+                headers={"Content-Type": "text/xml"},
             )
             outcome: Any
             try:
@@ -102,7 +109,13 @@ class SandboxServer:
             attempts.append(outcome)
             with self.sandbox.lock:
                 self.sandbox.state.callbacks.append(
-                    {"event": fields.get("Event"), "change_type": fields.get("ChangeType"), "attempt": attempt + 1, "outcome": outcome, "at": time.time()}
+                    {
+                        "event": fields.get("Event"),
+                        "change_type": fields.get("ChangeType"),
+                        "attempt": attempt + 1,
+                        "outcome": outcome,
+                        "at": time.time(),
+                    }
                 )
             if outcome == 200:
                 break
@@ -170,8 +183,18 @@ class SandboxServer:
             if action == "staff_leave":
                 return 200, sb.act_staff_leave(body)
             if action == "callback":
-                fields = {"ToUserName": sb.config.corp_id, "FromUserName": "sys", "CreateTime": str(int(time.time())), "MsgType": "event", **(body.get("fields") or {})}
-                return 200, {"deliveries": self.emit(fields, int(body.get("deliveries", 1)), bool(body.get("wait", True)))}
+                fields = {
+                    "ToUserName": sb.config.corp_id,
+                    "FromUserName": "sys",
+                    "CreateTime": str(int(time.time())),
+                    "MsgType": "event",
+                    **(body.get("fields") or {}),
+                }
+                return 200, {
+                    "deliveries": self.emit(
+                        fields, int(body.get("deliveries", 1)), bool(body.get("wait", True))
+                    )
+                }
             return 404, {"error": f"unknown action {action!r}"}
         except ApiError as exc:
             return 400, {"errcode": exc.errcode, "errmsg": exc.errmsg}
@@ -186,8 +209,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("sandbox %s", format % args)
 
-    def _send(self, status: int, payload: dict | str, content_type: str = "application/json; charset=utf-8") -> None:
-        data = payload.encode() if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False).encode()
+    def _send(
+        self,
+        status: int,
+        payload: dict | str,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> None:
+        data = (
+            payload.encode()
+            if isinstance(payload, str)
+            else json.dumps(payload, ensure_ascii=False).encode()
+        )
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -219,7 +251,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/cgi-bin/"):
             self._api(path[len("/cgi-bin/") :].strip("/"), query, body)
         elif path.rstrip("/") == "/sandbox" or path.startswith("/sandbox/"):
-            status, payload = self.server_ref.control(method, path[len("/sandbox") :].strip("/"), body)
+            status, payload = self.server_ref.control(
+                method, path[len("/sandbox") :].strip("/"), body
+            )
             self._send(status, payload)
         else:
             self._send(404, {"error": "not found"})
@@ -237,8 +271,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault.errcode is not None:
                 with sandbox.lock:
-                    sandbox.state.calls.append({"endpoint": endpoint, "errcode": fault.errcode, "at": time.time(), "fault": True})
-                self._send(200, {"errcode": fault.errcode, "errmsg": f"injected fault, hint: [sandbox] errcode {fault.errcode}"})
+                    sandbox.state.calls.append(
+                        {
+                            "endpoint": endpoint,
+                            "errcode": fault.errcode,
+                            "at": time.time(),
+                            "fault": True,
+                        }
+                    )
+                self._send(
+                    200,
+                    {
+                        "errcode": fault.errcode,
+                        "errmsg": f"injected fault, hint: [sandbox] errcode {fault.errcode}",
+                    },
+                )
                 return
         if body.get("__invalid_json__"):
             self._send(200, {"errcode": 47001, "errmsg": "data format error"})

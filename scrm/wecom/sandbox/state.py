@@ -25,8 +25,8 @@ class ApiError(Exception):
 @dataclass
 class SandboxConfig:
     corp_id: str = "ww_demo_corp"
-    secret: str = "demo-contact-secret"
-    token: str = "demoToken"
+    secret: str = "demo-contact-secret"  # noqa: S105 - demo values; from_settings() overrides them
+    token: str = "demoToken"  # noqa: S105 - demo values; from_settings() overrides them
     aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
     agent_id: str = "1000002"
     callback_url: str = ""
@@ -155,8 +155,13 @@ class Sandbox:
                 result = handler(self, query, body) or {}
                 answer = {"errcode": 0, "errmsg": "ok", **result}
             except ApiError as exc:
-                answer = {"errcode": exc.errcode, "errmsg": f"{exc.errmsg}, hint: [sandbox], more info at https://open.work.weixin.qq.com/devtool/query?e={exc.errcode}"}
-            self.state.calls.append({"endpoint": endpoint, "errcode": answer["errcode"], "at": time.time()})
+                answer = {
+                    "errcode": exc.errcode,
+                    "errmsg": f"{exc.errmsg}, hint: [sandbox], more info at https://open.work.weixin.qq.com/devtool/query?e={exc.errcode}",
+                }
+            self.state.calls.append(
+                {"endpoint": endpoint, "errcode": answer["errcode"], "at": time.time()}
+            )
             return answer
 
     def _check_token(self, token: str) -> None:
@@ -199,12 +204,22 @@ class Sandbox:
         return {"UserId": userid, "userid": userid}
 
     def follow_user_list(self, q: dict, b: dict) -> dict:
-        return {"follow_user": [u for u, v in self.state.users.items() if v.get("status") != "left" and v.get("follow", True)]}
+        return {
+            "follow_user": [
+                u
+                for u, v in self.state.users.items()
+                if v.get("status") != "left" and v.get("follow", True)
+            ]
+        }
 
     # ------------------------------------------------------------------ customers
     def _active_follows(self, external_userid: str) -> list[dict]:
         return sorted(
-            (f for (ext, _u), f in self.state.follows.items() if ext == external_userid and f["active"]),
+            (
+                f
+                for (ext, _u), f in self.state.follows.items()
+                if ext == external_userid and f["active"]
+            ),
             key=lambda f: f["createtime"],
         )
 
@@ -215,7 +230,9 @@ class Sandbox:
         else:
             out["tags"] = [
                 {
-                    "group_name": self.state.tag_groups[self.state.tags[t]["group_id"]]["group_name"],
+                    "group_name": self.state.tag_groups[self.state.tags[t]["group_id"]][
+                        "group_name"
+                    ],
                     "tag_name": self.state.tags[t]["name"],
                     "tag_id": t,
                     "type": 1,
@@ -242,7 +259,10 @@ class Sandbox:
             raise ApiError(84061, "not external contact")
         start = int(q.get("cursor") or 0)
         page = follows[start : start + 500]
-        result = {"external_contact": dict(self.state.customers[ext]), "follow_user": [self._follow_public(f) for f in page]}
+        result = {
+            "external_contact": dict(self.state.customers[ext]),
+            "follow_user": [self._follow_public(f) for f in page],
+        }
         if start + 500 < len(follows):
             result["next_cursor"] = str(start + 500)
         return result
@@ -256,14 +276,19 @@ class Sandbox:
             raise ApiError(40058, "limit must be at most 100")
         rows = [
             (ext, f)
-            for (ext, u), f in sorted(self.state.follows.items(), key=lambda kv: (kv[0][1], kv[1]["createtime"], kv[0][0]))
+            for (ext, u), f in sorted(
+                self.state.follows.items(), key=lambda kv: (kv[0][1], kv[1]["createtime"], kv[0][0])
+            )
             if u in userids and f["active"]
         ]
         start = int(b.get("cursor") or 0)
         page = rows[start : start + limit]
         return {
             "external_contact_list": [
-                {"external_contact": dict(self.state.customers[ext]), "follow_info": self._follow_public(f, batch=True)}
+                {
+                    "external_contact": dict(self.state.customers[ext]),
+                    "follow_info": self._follow_public(f, batch=True),
+                }
                 for ext, f in page
             ],
             "next_cursor": str(start + limit) if start + limit < len(rows) else "",
@@ -314,7 +339,9 @@ class Sandbox:
         return way
 
     def contact_way_get(self, q: dict, b: dict) -> dict:
-        return {"contact_way": {k: v for k, v in self._way(b.get("config_id")).items() if k != "rr"}}
+        return {
+            "contact_way": {k: v for k, v in self._way(b.get("config_id")).items() if k != "rr"}
+        }
 
     def contact_way_update(self, q: dict, b: dict) -> dict:
         way = self._way(b.get("config_id"))
@@ -366,13 +393,20 @@ class Sandbox:
             out.append(
                 {
                     **{k: v for k, v in group.items()},
-                    "tag": [{k: v for k, v in t.items() if k != "group_id"} for t in sorted(tags, key=lambda t: -t["order"])],
+                    "tag": [
+                        {k: v for k, v in t.items() if k != "group_id"}
+                        for t in sorted(tags, key=lambda t: -t["order"])
+                    ],
                 }
             )
         return out
 
     def corp_tag_list(self, q: dict, b: dict) -> dict:
-        return {"tag_group": self._groups_public(list(b.get("group_id") or []), list(b.get("tag_id") or []))}
+        return {
+            "tag_group": self._groups_public(
+                list(b.get("group_id") or []), list(b.get("tag_id") or [])
+            )
+        }
 
     def corp_tag_add(self, q: dict, b: dict) -> dict:
         tags = b.get("tag") or []
@@ -389,19 +423,37 @@ class Sandbox:
             name = str(b.get("group_name") or "")
             if not name or len(name) > 30:
                 raise ApiError(40058, "group_name is required, at most 30 characters")
-            group = next((g for g in self.state.tag_groups.values() if g["group_name"] == name), None)
+            group = next(
+                (g for g in self.state.tag_groups.values() if g["group_name"] == name), None
+            )
             if group is None:
                 gid = _id("et", 16)
-                group = {"group_id": gid, "group_name": name, "create_time": int(time.time()), "order": int(b.get("order") or 0), "deleted": False}
+                group = {
+                    "group_id": gid,
+                    "group_name": name,
+                    "create_time": int(time.time()),
+                    "order": int(b.get("order") or 0),
+                    "deleted": False,
+                }
                 self.state.tag_groups[gid] = group
         for tag in tags:
             name = str(tag.get("name") or "")
             if not name or len(name) > 30:
                 raise ApiError(40058, "tag name is required, at most 30 characters")
-            if any(t["name"] == name and t["group_id"] == group["group_id"] for t in self.state.tags.values()):
+            if any(
+                t["name"] == name and t["group_id"] == group["group_id"]
+                for t in self.state.tags.values()
+            ):
                 raise ApiError(40071, "tag name exists in this group")
             tid = _id("et", 16)
-            self.state.tags[tid] = {"id": tid, "name": name, "create_time": int(time.time()), "order": int(tag.get("order") or 0), "deleted": False, "group_id": group["group_id"]}
+            self.state.tags[tid] = {
+                "id": tid,
+                "name": name,
+                "create_time": int(time.time()),
+                "order": int(tag.get("order") or 0),
+                "deleted": False,
+                "group_id": group["group_id"],
+            }
         return {"tag_group": self._groups_public([group["group_id"]], [])[0]}
 
     def corp_tag_edit(self, q: dict, b: dict) -> dict:
@@ -444,7 +496,11 @@ class Sandbox:
             for tid in [t for t, v in self.state.tags.items() if v["group_id"] == gid]:
                 self.state.tags.pop(tid)
         # A group left empty is deleted.
-        for gid in [g for g in self.state.tag_groups if not any(t["group_id"] == g for t in self.state.tags.values())]:
+        for gid in [
+            g
+            for g in self.state.tag_groups
+            if not any(t["group_id"] == g for t in self.state.tags.values())
+        ]:
             self.state.tag_groups.pop(gid)
         valid = set(self.state.tags)
         for follow in self.state.follows.values():
@@ -460,8 +516,17 @@ class Sandbox:
         for tid in add + remove:
             if tid not in self.state.tags:
                 raise ApiError(40068, "invalid tagid")
-        follow["tag_ids"] = [t for t in follow["tag_ids"] if t not in remove] + [t for t in add if t not in follow["tag_ids"]]
-        self.state.tag_marks.append({"userid": b["userid"], "external_userid": b["external_userid"], "add_tag": add, "remove_tag": remove})
+        follow["tag_ids"] = [t for t in follow["tag_ids"] if t not in remove] + [
+            t for t in add if t not in follow["tag_ids"]
+        ]
+        self.state.tag_marks.append(
+            {
+                "userid": b["userid"],
+                "external_userid": b["external_userid"],
+                "add_tag": add,
+                "remove_tag": remove,
+            }
+        )
         return {}
 
     # ------------------------------------------------------------------ groups
@@ -472,7 +537,11 @@ class Sandbox:
         owners = (b.get("owner_filter") or {}).get("userid_list") or []
         if len(owners) > 100:
             raise ApiError(40058, "owner_filter at most 100 userids")
-        chats = [c for c in self.state.chats.values() if not c["dismissed"] and (not owners or c["owner"] in owners)]
+        chats = [
+            c
+            for c in self.state.chats.values()
+            if not c["dismissed"] and (not owners or c["owner"] in owners)
+        ]
         chats.sort(key=lambda c: c["create_time"])
         start = int(b.get("cursor") or 0)
         page = chats[start : start + limit]
@@ -505,7 +574,17 @@ class Sandbox:
             "owner": owner,
             "create_time": now,
             "notice": "",
-            "members": {owner: {"userid": owner, "type": 1, "join_time": now, "join_scene": 1, "invitor": {"userid": owner}, "group_nickname": "", "name": self.state.users.get(owner, {}).get("name", owner)}},
+            "members": {
+                owner: {
+                    "userid": owner,
+                    "type": 1,
+                    "join_time": now,
+                    "join_scene": 1,
+                    "invitor": {"userid": owner},
+                    "group_nickname": "",
+                    "name": self.state.users.get(owner, {}).get("name", owner),
+                }
+            },
             "admins": [],
             "version": 1,
             "dismissed": False,
@@ -525,9 +604,15 @@ class Sandbox:
             "join_scene": scene,
             "invitor": {"userid": chat["owner"]},
             "group_nickname": "",
-            "name": (self.state.users.get(userid) or self.state.customers.get(userid) or {}).get("name", ""),
+            "name": (self.state.users.get(userid) or self.state.customers.get(userid) or {}).get(
+                "name", ""
+            ),
         }
-        if not is_staff and userid in self.state.customers and self.state.customers[userid].get("unionid"):
+        if (
+            not is_staff
+            and userid in self.state.customers
+            and self.state.customers[userid].get("unionid")
+        ):
             chat["members"][userid]["unionid"] = self.state.customers[userid]["unionid"]
         if scene == 3:
             chat["qr_joins"] += 1
@@ -554,7 +639,9 @@ class Sandbox:
             "room_base_name": b.get("room_base_name", ""),
             "room_base_id": int(b.get("room_base_id") or 1),
             "chat_id_list": chat_ids,
-            "qr_code": f"https://wework.qpic.cn/wwpic/sandbox/{config_id}.png" if int(b["scene"]) == 2 else "",
+            "qr_code": f"https://wework.qpic.cn/wwpic/sandbox/{config_id}.png"
+            if int(b["scene"]) == 2
+            else "",
             "state": b.get("state", ""),
         }
         return {"config_id": config_id}
@@ -575,7 +662,15 @@ class Sandbox:
                 raise ApiError(41091, "too many chat_id in join way")
             for chat_id in b["chat_id_list"]:
                 self._chat(chat_id)
-        for key in ("scene", "remark", "auto_create_room", "room_base_name", "room_base_id", "chat_id_list", "state"):
+        for key in (
+            "scene",
+            "remark",
+            "auto_create_room",
+            "room_base_name",
+            "room_base_id",
+            "chat_id_list",
+            "state",
+        ):
             if key in b:
                 way[key] = b[key]
         return {}
@@ -602,7 +697,9 @@ class Sandbox:
                 raise ApiError(40058, "sender is required for group messages")
             self._user(sender)
             chat_ids = list(b.get("chat_id_list") or []) or [
-                c["chat_id"] for c in self.state.chats.values() if c["owner"] == sender and not c["dismissed"]
+                c["chat_id"]
+                for c in self.state.chats.values()
+                if c["owner"] == sender and not c["dismissed"]
             ]
             if len(chat_ids) > 2000:
                 raise ApiError(40058, "at most 2000 chats")
@@ -613,7 +710,9 @@ class Sandbox:
                 raise ApiError(40058, "at most 10000 customers")
             sender = b.get("sender") or ""
             for ext in ext_ids:
-                follows = [f for f in self._active_follows(ext) if not sender or f["userid"] == sender]
+                follows = [
+                    f for f in self._active_follows(ext) if not sender or f["userid"] == sender
+                ]
                 if not follows:
                     fail_list.append(ext)
                     continue
@@ -630,7 +729,18 @@ class Sandbox:
             "attachments": b.get("attachments") or [],
             "targets": targets,
             "tasks": {u: {"userid": u, "status": 0, "send_time": 0} for u in targets},
-            "results": {u: [{"userid": u, ("chat_id" if chat_type == "group" else "external_userid"): t, "status": 0, "send_time": 0} for t in ts] for u, ts in targets.items()},
+            "results": {
+                u: [
+                    {
+                        "userid": u,
+                        ("chat_id" if chat_type == "group" else "external_userid"): t,
+                        "status": 0,
+                        "send_time": 0,
+                    }
+                    for t in ts
+                ]
+                for u, ts in targets.items()
+            },
             "cancelled": False,
             "reminders": [],
         }
@@ -647,14 +757,29 @@ class Sandbox:
         if end_t - start_t > 31 * 86400 or end_t < start_t:
             raise ApiError(40058, "start_time and end_time at most one month apart")
         msgs = [
-            m for m in self.state.msgs.values()
-            if start_t <= m["create_time"] <= end_t and m["chat_type"] == (b.get("chat_type") or "single")
+            m
+            for m in self.state.msgs.values()
+            if start_t <= m["create_time"] <= end_t
+            and m["chat_type"] == (b.get("chat_type") or "single")
             and (not b.get("creator") or m["creator"] == b["creator"])
         ]
         limit = min(int(b.get("limit") or 50), 100)
         start = int(b.get("cursor") or 0)
         return {
-            "group_msg_list": [{k: m[k] for k in ("msgid", "creator", "create_time", "create_type", "text", "attachments")} for m in msgs[start : start + limit]],
+            "group_msg_list": [
+                {
+                    k: m[k]
+                    for k in (
+                        "msgid",
+                        "creator",
+                        "create_time",
+                        "create_type",
+                        "text",
+                        "attachments",
+                    )
+                }
+                for m in msgs[start : start + limit]
+            ],
             "next_cursor": str(start + limit) if start + limit < len(msgs) else "",
         }
 
@@ -663,14 +788,20 @@ class Sandbox:
         tasks = list(msg["tasks"].values())
         limit = min(int(b.get("limit") or 500), 1000)
         start = int(b.get("cursor") or 0)
-        return {"task_list": tasks[start : start + limit], "next_cursor": str(start + limit) if start + limit < len(tasks) else ""}
+        return {
+            "task_list": tasks[start : start + limit],
+            "next_cursor": str(start + limit) if start + limit < len(tasks) else "",
+        }
 
     def groupmsg_send_result(self, q: dict, b: dict) -> dict:
         msg = self._msg(b.get("msgid"))
         rows = list(msg["results"].get(b.get("userid") or "", []))
         limit = min(int(b.get("limit") or 500), 1000)
         start = int(b.get("cursor") or 0)
-        return {"send_list": rows[start : start + limit], "next_cursor": str(start + limit) if start + limit < len(rows) else ""}
+        return {
+            "send_list": rows[start : start + limit],
+            "next_cursor": str(start + limit) if start + limit < len(rows) else "",
+        }
 
     def groupmsg_remind(self, q: dict, b: dict) -> dict:
         msg = self._msg(b.get("msgid"))
@@ -708,7 +839,9 @@ class Sandbox:
                 }
             return [u["userid"] for u in users]
 
-    def _customer_ensure(self, external_userid: str | None, name: str = "", unionid: str = "") -> str:
+    def _customer_ensure(
+        self, external_userid: str | None, name: str = "", unionid: str = ""
+    ) -> str:
         ext = external_userid or _id("wm", 32)
         if ext not in self.state.customers:
             self.state.customers[ext] = {
@@ -723,7 +856,9 @@ class Sandbox:
             self.state.customers[ext]["name"] = name
         return ext
 
-    def _follow_add(self, ext: str, userid: str, *, state: str, add_way: int, oper_userid: str = "") -> dict:
+    def _follow_add(
+        self, ext: str, userid: str, *, state: str, add_way: int, oper_userid: str = ""
+    ) -> dict:
         self._user(userid)
         now = int(time.time())
         follow = self.state.follows.get((ext, userid))
@@ -749,9 +884,13 @@ class Sandbox:
         with self.lock:
             out = []
             for c in customers:
-                ext = self._customer_ensure(c.get("external_userid"), c.get("name", ""), c.get("unionid", ""))
+                ext = self._customer_ensure(
+                    c.get("external_userid"), c.get("name", ""), c.get("unionid", "")
+                )
                 for f in c.get("follow") or []:
-                    follow = self._follow_add(ext, f["userid"], state=f.get("state", ""), add_way=int(f.get("add_way", 1)))
+                    follow = self._follow_add(
+                        ext, f["userid"], state=f.get("state", ""), add_way=int(f.get("add_way", 1))
+                    )
                     follow["tag_ids"] = [t for t in f.get("tag_ids", []) if t in self.state.tags]
                     if f.get("remark"):
                         follow["remark"] = f["remark"]
@@ -763,27 +902,46 @@ class Sandbox:
         with self.lock:
             way = self._way(body["config_id"]) if body.get("config_id") else None
             if way is not None:
-                users = [u for u in way["user"] if self.state.users.get(u, {}).get("status") != "left"]
+                users = [
+                    u for u in way["user"] if self.state.users.get(u, {}).get("status") != "left"
+                ]
                 if not users:
                     raise ApiError(60111, "no member on this contact way")
                 userid = body.get("userid") or users[way["rr"] % len(users)]
                 way["rr"] += 1
                 state, add_way = way.get("state", ""), 1
             else:
-                userid, state, add_way = body["userid"], body.get("state", ""), int(body.get("add_way", 1))
+                userid, state, add_way = (
+                    body["userid"],
+                    body.get("state", ""),
+                    int(body.get("add_way", 1)),
+                )
             half = bool(body.get("half", False))
             ext = self._customer_ensure(body.get("external_userid"), body.get("name", ""))
             follow = self._follow_add(ext, userid, state=state, add_way=add_way)
-            fields = self._contact_event("add_half_external_contact" if half else "add_external_contact", userid, ext)
+            fields = self._contact_event(
+                "add_half_external_contact" if half else "add_external_contact", userid, ext
+            )
             if state:
                 fields["State"] = state
             code = ""
             if body.get("welcome_code", True):
                 code = _id("wc", 32)
-                self.state.welcome_codes[code] = {"external_userid": ext, "userid": userid, "expires_at": time.time() + self.config.welcome_code_ttl_s, "used": False}
+                self.state.welcome_codes[code] = {
+                    "external_userid": ext,
+                    "userid": userid,
+                    "expires_at": time.time() + self.config.welcome_code_ttl_s,
+                    "used": False,
+                }
                 fields["WelcomeCode"] = code
         deliveries = self.emit(fields, int(body.get("deliveries", 1)), bool(body.get("wait", True)))
-        return {"external_userid": ext, "userid": userid, "state": follow["state"], "welcome_code": code, "deliveries": deliveries}
+        return {
+            "external_userid": ext,
+            "userid": userid,
+            "state": follow["state"],
+            "welcome_code": code,
+            "deliveries": deliveries,
+        }
 
     def _contact_event(self, change_type: str, userid: str, ext: str) -> dict:
         return {
@@ -824,7 +982,10 @@ class Sandbox:
                 if ext in chat["members"]:
                     target = chat
                     break
-                if len(chat["members"]) < self.config.group_max and chat["qr_joins"] < self.config.group_qr_max:
+                if (
+                    len(chat["members"]) < self.config.group_max
+                    and chat["qr_joins"] < self.config.group_qr_max
+                ):
                     target = chat
                     break
             if target is None:
@@ -842,14 +1003,23 @@ class Sandbox:
                 self._member_add(target, ext, scene=3)
                 events.append(
                     self._chat_event(
-                        "update", target["chat_id"], UpdateDetail="add_member", JoinScene="3", MemChangeCnt="1",
-                        MemChangeList={"Item": [ext]}, LastMemVer=str(last), CurMemVer=str(target["version"]),
+                        "update",
+                        target["chat_id"],
+                        UpdateDetail="add_member",
+                        JoinScene="3",
+                        MemChangeCnt="1",
+                        MemChangeList={"Item": [ext]},
+                        LastMemVer=str(last),
+                        CurMemVer=str(target["version"]),
                     )
                 )
             if way.get("state"):
                 for e in events:
                     e["State"] = way["state"]
-        deliveries = [self.emit(e, int(body.get("deliveries", 1)), bool(body.get("wait", True))) for e in events]
+        deliveries = [
+            self.emit(e, int(body.get("deliveries", 1)), bool(body.get("wait", True)))
+            for e in events
+        ]
         return {"chat_id": target["chat_id"], "external_userid": ext, "deliveries": deliveries}
 
     def act_leave_group(self, body: dict) -> dict:
@@ -862,18 +1032,34 @@ class Sandbox:
             del chat["members"][userid]
             chat["version"] += 1
             event = self._chat_event(
-                "update", chat["chat_id"], UpdateDetail="del_member", QuitScene=str(body.get("quit_scene", 0)),
-                MemChangeCnt="1", MemChangeList={"Item": [userid]}, LastMemVer=str(last), CurMemVer=str(chat["version"]),
+                "update",
+                chat["chat_id"],
+                UpdateDetail="del_member",
+                QuitScene=str(body.get("quit_scene", 0)),
+                MemChangeCnt="1",
+                MemChangeList={"Item": [userid]},
+                LastMemVer=str(last),
+                CurMemVer=str(chat["version"]),
             )
-        return {"deliveries": self.emit(event, int(body.get("deliveries", 1)), bool(body.get("wait", True)))}
+        return {
+            "deliveries": self.emit(
+                event, int(body.get("deliveries", 1)), bool(body.get("wait", True))
+            )
+        }
 
     def act_group_create(self, body: dict) -> dict:
         """Staff create a customer group in the client (owner + optional members)."""
         with self.lock:
             self._user(body["owner"])
-            chat = self.chat_create(owner=body["owner"], name=body.get("name", ""), members=body.get("members") or [])
+            chat = self.chat_create(
+                owner=body["owner"], name=body.get("name", ""), members=body.get("members") or []
+            )
             event = self._chat_event("create", chat["chat_id"])
-        deliveries = self.emit(event, int(body.get("deliveries", 1)), bool(body.get("wait", True))) if body.get("callback", True) else []
+        deliveries = (
+            self.emit(event, int(body.get("deliveries", 1)), bool(body.get("wait", True)))
+            if body.get("callback", True)
+            else []
+        )
         return {"chat_id": chat["chat_id"], "deliveries": deliveries}
 
     def act_follow_end(self, body: dict, *, by_customer: bool) -> dict:
@@ -883,9 +1069,15 @@ class Sandbox:
                 raise ApiError(84061, "not external contact")
             follow["active"] = False
             fields = self._contact_event(
-                "del_follow_user" if by_customer else "del_external_contact", body["userid"], body["external_userid"]
+                "del_follow_user" if by_customer else "del_external_contact",
+                body["userid"],
+                body["external_userid"],
             )
-        return {"deliveries": self.emit(fields, int(body.get("deliveries", 1)), bool(body.get("wait", True)))}
+        return {
+            "deliveries": self.emit(
+                fields, int(body.get("deliveries", 1)), bool(body.get("wait", True))
+            )
+        }
 
     def act_confirm_mass_message(self, body: dict) -> dict:
         """The sender confirms a mass message in the client: results per target, with quotas."""
@@ -931,7 +1123,11 @@ class Sandbox:
                 "ChangeType": "delete_user",
                 "UserID": body["userid"],
             }
-        return {"deliveries": self.emit(fields, int(body.get("deliveries", 1)), bool(body.get("wait", True)))}
+        return {
+            "deliveries": self.emit(
+                fields, int(body.get("deliveries", 1)), bool(body.get("wait", True))
+            )
+        }
 
     def act_oauth_code(self, body: dict) -> dict:
         with self.lock:
@@ -946,13 +1142,19 @@ class Sandbox:
             return {
                 "users": list(s.users.values()),
                 "customers": list(s.customers.values()),
-                "follows": [{"external_userid": ext, **{k: v for k, v in f.items()}} for (ext, _u), f in s.follows.items()],
+                "follows": [
+                    {"external_userid": ext, **{k: v for k, v in f.items()}}
+                    for (ext, _u), f in s.follows.items()
+                ],
                 "contact_ways": list(s.contact_ways.values()),
                 "welcome_sent": list(s.welcome_sent),
                 "tag_groups": self._groups_public([], []),
                 "tag_marks": list(s.tag_marks),
                 "chats": [
-                    {**{k: v for k, v in c.items() if k != "members"}, "member_list": list(c["members"].values())}
+                    {
+                        **{k: v for k, v in c.items() if k != "members"},
+                        "member_list": list(c["members"].values()),
+                    }
                     for c in s.chats.values()
                 ],
                 "join_ways": list(s.join_ways.values()),

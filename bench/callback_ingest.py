@@ -1,0 +1,356 @@
+"""Callback ingest benchmark: 20,000 encrypted WeCom callbacks at concurrency 32.
+
+Starts what ``make run`` starts for the web tier (embedded PostgreSQL/Redis via
+``scrm.devstack.Services``, migrate, gunicorn with devstack's exact arguments)
+plus a Celery worker, on free ports and a private var dir; drives the webhook
+from a separate load-generator process (127.0.0.1 only), compares it with a
+trivial ``success`` view on the same server, then checks that every event is in
+the inbox exactly once and processed. Stops everything it started.
+
+    .venv/bin/python bench/callback_ingest.py [--events 20000] [--concurrency 32]
+
+Last line: one JSON object (events_per_s, ratio_vs_trivial, p50_ms, p99_ms, lost, duplicated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+CORP_ID, TOKEN, AES_KEY = (
+    "ww_bench_corp",
+    "benchToken",
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+)
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+def _payloads(run: str, n: int, prefix: str = "wmB") -> list[tuple[str, bytes]]:
+    from urllib.parse import urlencode
+
+    from scrm.wecom.crypto import Keys, encrypt_event, event_xml
+
+    keys = Keys(TOKEN, AES_KEY, CORP_ID)
+    now = str(int(time.time()))
+    out = []
+    for i in range(n):
+        fields = {
+            "ToUserName": CORP_ID,
+            "FromUserName": "sys",
+            "CreateTime": now,
+            "MsgType": "event",
+            "Event": "change_external_contact",
+            "ChangeType": "del_follow_user",
+            "UserID": "bench-staff",
+            "ExternalUserID": f"{prefix}{run}{i:06d}",
+        }
+        query, body = encrypt_event(keys, event_xml(fields), nonce=f"{prefix}{run}{i}")
+        out.append((f"/wecom/callback/?{urlencode(query)}", body))
+    return out
+
+
+def _drive(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    cursor = iter(range(len(requests)))
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        codes: dict[int, int] = {}
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                break
+            path, body = requests[i]
+            started = time.perf_counter()
+            for _attempt in range(2):
+                try:
+                    conn.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                    if response.getheader("Connection", "").lower() == "close":
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    break
+                except (http.client.HTTPException, OSError):
+                    conn.close()  # a keep-alive connection the server closed: reconnect once
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    status = -1
+            mine.append((time.perf_counter() - started) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            for k, v in codes.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
+            if latencies
+            else 0.0
+        )
+
+    return {
+        "requests": len(requests),
+        "seconds": round(elapsed, 3),
+        "per_s": round(len(requests) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def loadgen_main(args: argparse.Namespace) -> int:
+    """Runs in its own process so the generator never shares a GIL with the server."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+    events = _payloads(args.run, args.events)
+    warm = _payloads(args.run, 300, prefix="wmW")
+    trivial = [("/wecom/ping-trivial/", body) for _path, body in events[: args.trivial]]
+    _drive(args.port, warm, args.concurrency)
+    _drive(args.port, trivial[:300], args.concurrency)
+    result = {
+        "trivial": _drive(args.port, trivial, args.concurrency),
+        "callback": _drive(args.port, events, args.concurrency),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception), urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - 127.0.0.1
+            if r.status == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _inbox_counts(database_url: str, run: str) -> tuple[int, int, int]:
+    """(rows, distinct events, processed rows) of this run in the inbox."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg2
+
+    parts = urlsplit(database_url)
+    host = parse_qs(parts.query).get("host", [parts.hostname or ""])[0]
+    conn = psycopg2.connect(
+        host=host,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        dbname=parts.path.lstrip("/"),
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), count(DISTINCT payload->>'ExternalUserID'),"
+                " count(*) FILTER (WHERE status = 'done')"
+                " FROM wecom_inboxevent WHERE payload->>'ExternalUserID' LIKE %s",
+                [f"wmB{run}%"],
+            )
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--trivial", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--web-workers", type=int, default=int(os.environ.get("SCRM_WEB_WORKERS", "3"))
+    )
+    parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--run", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loadgen:
+        return loadgen_main(args)
+
+    var = Path(tempfile.mkdtemp(prefix="scrm-bench-"))
+    os.environ["SCRM_VAR_DIR"] = str(var)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
+    from scrm import devstack
+
+    services = devstack.Services(adopt=True)
+    web = worker = None
+    try:
+        env = devstack._child_env(services.start())
+        port = _free_port()
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "scrm.settings.dev",
+                "DEBUG": "false",
+                "SCRM_BENCH_ENDPOINTS": "1",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "WECOM_CORP_ID": CORP_ID,
+                "WECOM_TOKEN": TOKEN,
+                "WECOM_AES_KEY": AES_KEY,
+                "WECOM_API_BASE": f"http://127.0.0.1:{_free_port()}/cgi-bin/",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        print("[bench] migrating", flush=True)
+        devstack._manage(env, "migrate", "--noinput", "-v", "0")
+        log = (var / "web.log").open("w")
+        # Exactly the arguments devstack's cmd_run gives gunicorn.
+        web = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "scrm.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.web_workers),
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "10",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "scrm",
+                "worker",
+                "-l",
+                "WARNING",
+                "-c",
+                "2",
+                "-n",
+                f"bench-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=(var / "worker.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait_http(f"http://127.0.0.1:{port}/wecom/ping-trivial/")
+        run = uuid.uuid4().hex[:8]
+        print(
+            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gthread workers × 4 threads); run {run}",
+            flush=True,
+        )
+        gen = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--loadgen",
+                "--port",
+                str(port),
+                "--run",
+                run,
+                "--events",
+                str(args.events),
+                "--trivial",
+                str(args.trivial),
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            cwd=BASE_DIR,
+            env={**env, "DJANGO_SETTINGS_MODULE": "scrm.settings.dev"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(gen.stdout.strip().splitlines()[-1])
+        trivial, callback = result["trivial"], result["callback"]
+        print(f"[bench] trivial view : {trivial}", flush=True)
+        print(f"[bench] webhook      : {callback}", flush=True)
+        deadline = time.monotonic() + 600
+        while True:
+            rows, distinct, done = _inbox_counts(env["DATABASE_URL"], run)
+            if done >= args.events or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        print(
+            f"[bench] inbox: {rows} rows, {distinct} distinct events, {done} processed", flush=True
+        )
+        summary = {
+            "events_per_s": callback["per_s"],
+            "ratio_vs_trivial": round(callback["per_s"] / trivial["per_s"], 3),
+            "p50_ms": callback["p50_ms"],
+            "p99_ms": callback["p99_ms"],
+            "lost": args.events - min(distinct, done),
+            "duplicated": rows - distinct,
+        }
+        print(json.dumps(summary), flush=True)
+        return 0
+    finally:
+        _stop(worker)
+        _stop(web)
+        services.stop()
+        shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
