@@ -10,12 +10,10 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from scrm.core.roles import ROLE_LABELS, Role, roles_sync
+from scrm.core.role_names import ROLE_LABELS, Role
 
 DEMO_PASSWORD = "Demo@2026scrm"  # noqa: S105 - printed demo login, refused in production
 
@@ -34,13 +32,8 @@ DEMO_LOGINS = [(u, DEMO_PASSWORD, ROLE_LABELS[r]) for u, _n, r, _w, _b in DEMO_P
 
 DEMO_BRANCHES = [("SZ-FT", "深圳福田支行"), ("CD-JJ", "成都锦江支行")]
 
-DEMO_REGIONS = [
-    # code, name, level, parent code, lat, lng
-    ("440000", "广东省", "province", None, 23.1317, 113.2663),
-    ("440300", "深圳市", "city", "440000", 22.5431, 114.0579),
-    ("510000", "四川省", "province", None, 30.6517, 104.0759),
-    ("510100", "成都市", "city", "510000", 30.5728, 104.0668),
-]
+# Demo pools: (region code, pool name, owner userid); regions come from groups/data.
+DEMO_POOLS = [("440300", "深圳福利群", "lina"), ("510100", "成都福利群", "chenjing")]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
@@ -50,8 +43,13 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 def seed_demo() -> dict[str, int]:
     if not settings.DEBUG and "production" in settings.SETTINGS_MODULE:
         raise RuntimeError("demo data is not loaded with production settings")
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
     from contacts.models import Branch, Customer, FollowRelation, Staff
     from groups.models import CustomerGroup, GroupMember, GroupPool, Region
+    from groups.services import region_rows_from_csv, regions_load
+    from scrm.core.roles import roles_sync
 
     roles_sync()
     User = get_user_model()
@@ -80,37 +78,27 @@ def seed_demo() -> dict[str, int]:
             )
             staff_by_userid[wecom_userid] = staff
 
-    regions: dict[str, Region] = {}
-    for code, name, level, parent, lat, lng in DEMO_REGIONS:
-        regions[code], _ = Region.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "level": level,
-                "parent": regions.get(parent) if parent else None,
-                "latitude": lat,
-                "longitude": lng,
-            },
-        )
-
+    regions_load(rows=region_rows_from_csv())
+    regions = {r.code: r for r in Region.objects.filter(code__in=[p[0] for p in DEMO_POOLS])}
     pools = {
-        "440300": GroupPool.objects.get_or_create(
-            name="深圳福利群",
+        code: GroupPool.objects.get_or_create(
+            name=name,
             defaults={
-                "region": regions["440300"],
-                "room_base_name": "深圳福利群",
-                "owner": staff_by_userid["lina"],
+                "region": regions[code],
+                "room_base_name": name,
+                "owner": staff_by_userid[owner],
             },
-        )[0],
-        "510100": GroupPool.objects.get_or_create(
-            name="成都福利群",
-            defaults={
-                "region": regions["510100"],
-                "room_base_name": "成都福利群",
-                "owner": staff_by_userid["chenjing"],
-            },
-        )[0],
+        )[0]
+        for code, name, owner in DEMO_POOLS
     }
+    GroupPool.objects.get_or_create(
+        name="全国福利群",
+        defaults={
+            "is_default": True,
+            "room_base_name": "全国福利群",
+            "owner": staff_by_userid["zhangwei"],
+        },
+    )
 
     rng = random.Random(2026)  # noqa: S311 - demo data, not security
     now = timezone.now()

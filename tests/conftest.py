@@ -190,4 +190,6 @@ def _isolated_redis(request):
 
 
 # --- WeCom sandbox (added by the WeCom backbone; see tests/wecom/sandbox_fixtures.py) ---
+# --- Browser (Playwright + Debian's headless Chromium; see tests/browser.py) ---
+from tests.browser import browser, browser_context, page  # noqa: E402, F401
 from tests.wecom.sandbox_fixtures import _wecom_sandbox_server, wecom_sandbox  # noqa: E402, F401

@@ -6,27 +6,12 @@ role below reaches every deployment on its next upgrade.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from .role_names import ROLE_LABELS, Role
 
-class Role(StrEnum):
-    OPS_ADMIN = "ops_admin"
-    OPS_STAFF = "ops_staff"
-    COMPLIANCE_REVIEWER = "compliance_reviewer"
-    BRANCH_MANAGER = "branch_manager"
-    CUSTOMER_MANAGER = "customer_manager"
-
-
-ROLE_LABELS = {
-    Role.OPS_ADMIN: "运营管理员",
-    Role.OPS_STAFF: "运营人员",
-    Role.COMPLIANCE_REVIEWER: "合规审核员",
-    Role.BRANCH_MANAGER: "支行负责人",
-    Role.CUSTOMER_MANAGER: "客户经理",
-}
+__all__ = ["ROLE_LABELS", "ROLE_PERMISSIONS", "Role", "roles_sync", "user_has_role", "user_roles"]
 
 # (app_label, codename prefix or full codename). "*" means every permission of the app.
 _VIEW_ALL = [
