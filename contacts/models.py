@@ -211,6 +211,27 @@ class ChannelCode(models.Model):
     qr_code = models.URLField(_("二维码"), max_length=500, blank=True)
     skip_verify = models.BooleanField(_("免验证添加"), default=True)
     welcome_text = models.TextField(_("欢迎语"), blank=True)
+    welcome_content = models.ForeignKey(
+        "campaigns.Content",
+        verbose_name=_("欢迎语素材"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("已审核通过的内容；其附件（链接、图片、小程序）随欢迎语发送"),
+    )
+    tags = models.ManyToManyField(
+        "tagging.Tag", verbose_name=_("自动打标签"), blank=True, related_name="channel_codes"
+    )
+    invite_pool = models.ForeignKey(
+        "groups.GroupPool",
+        verbose_name=_("邀请入群"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("欢迎语中附上本地福利群入群链接"),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -248,3 +269,53 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class CustomerTransfer(models.Model):
+    """Handing a customer from one staff member to another (on leave or reassignment).
+
+    WeCom lets each customer be transferred at most twice in 90 days (40128)
+    and the customer may refuse; the result is tracked here.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("已提交")
+        WAITING = "waiting", _("等待接替")
+        SUCCEEDED = "succeeded", _("接替完成")
+        REFUSED = "refused", _("客户拒绝")
+        LIMIT = "limit", _("接替客户数超限")
+        FAILED = "failed", _("失败")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="transfers"
+    )
+    from_staff = models.ForeignKey(
+        Staff, verbose_name=_("原跟进人"), on_delete=models.PROTECT, related_name="+"
+    )
+    to_staff = models.ForeignKey(
+        Staff, verbose_name=_("接替人"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    errcode = models.IntegerField(_("错误码"), null=True, blank=True)
+    detail = models.CharField(_("说明"), max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("发起人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("客户继承")
+        verbose_name_plural = _("客户继承")
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["customer", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_staff_id} → {self.to_staff_id}"

@@ -30,6 +30,7 @@ PYTHON = sys.executable
 if not os.environ.get("XDG_RUNTIME_DIR"):
     _runtime = Path(os.environ.get("SCRM_VAR_DIR", BASE_DIR / "var")).resolve() / "run"
     _runtime.mkdir(parents=True, exist_ok=True)
+    _runtime.chmod(0o700)
     os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
 
 
