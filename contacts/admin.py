@@ -1,20 +1,12 @@
 from django.contrib import admin
 
-from .models import Branch, ChannelCode, Customer, FollowRelation, Staff, TimelineEntry
+from .models import Branch, Customer, FollowRelation, TimelineEntry
 
 
 @admin.register(Branch)
 class BranchAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "parent")
     search_fields = ("code", "name")
-
-
-@admin.register(Staff)
-class StaffAdmin(admin.ModelAdmin):
-    list_display = ("userid", "name", "branch", "status", "user")
-    list_filter = ("status", "branch")
-    search_fields = ("userid", "name")
-    raw_id_fields = ("user",)
 
 
 class FollowInline(admin.TabularInline):
@@ -34,16 +26,12 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ("first_channel", "first_state", "first_added_at", "verified_at")
 
 
-@admin.register(ChannelCode)
-class ChannelCodeAdmin(admin.ModelAdmin):
-    list_display = ("name", "channel_type", "state", "is_active", "created_at")
-    list_filter = ("channel_type", "is_active")
-    search_fields = ("name", "state")
-    filter_horizontal = ("staff",)
-
-
 @admin.register(TimelineEntry)
 class TimelineEntryAdmin(admin.ModelAdmin):
     list_display = ("at", "customer", "kind", "summary")
     list_filter = ("kind",)
     raw_id_fields = ("customer", "staff")
+
+
+# Channel codes and the staff directory have their own module.
+from . import admin_channels  # noqa: E402, F401
