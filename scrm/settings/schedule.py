@@ -9,6 +9,22 @@ from __future__ import annotations
 from celery.schedules import crontab
 
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # SOP: due slots become occurrences, expanded into per-group deliveries (D6).
+    "sop-tick": {"task": "sop.tick", "schedule": 60.0, "options": {"expires": 50}},
+    # Pushes whose task the broker lost, or whose worker died mid-call.
+    "sop-push-sweep": {"task": "sop.push_sweep", "schedule": 60.0, "options": {"expires": 50}},
+    # Send results of mass messages that owners confirm in WeCom.
+    "sop-results-sync": {
+        "task": "sop.results_sync",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
+    # Task rules (D11) put the day's follow-ups on managers' lists.
+    "sop-task-rules": {
+        "task": "sop.task_rules",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 3 * 3600},
+    },
     # Re-sends inbox rows the broker lost (down during the request, worker killed).
     "wecom-inbox-sweep": {
         "task": "scrm.wecom.tasks.inbox_sweep",
