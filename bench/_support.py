@@ -1,0 +1,95 @@
+"""What every benchmark needs: the data services and a throwaway database.
+
+``bench_database("scrm_bench_x")`` starts the embedded PostgreSQL/Redis unless
+DATABASE_URL/REDIS_URL are set, creates the database, points this process's
+environment at it (and at its own Redis database, so a running ``make run``
+never sees the benchmark's tasks), and drops it and stops what it started on
+the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+
+def _admin_connect(url: str):
+    import environ
+    import psycopg2
+
+    cfg = environ.Env.db_url_config(url)
+    host = cfg.get("OPTIONS", {}).get("host") or cfg.get("HOST") or None
+    return psycopg2.connect(
+        dbname="postgres",
+        host=host,
+        port=cfg.get("PORT") or None,
+        user=cfg.get("USER") or None,
+        password=cfg.get("PASSWORD") or None,
+    )
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _recreate(url: str, name: str, *, drop_only: bool = False) -> None:
+    conn = _admin_connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            if not drop_only:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def bench_database(name: str, *, redis_db: int = 13) -> Iterator[dict[str, str]]:
+    """Services up, a fresh database ``name``; yields the environment to hand to children."""
+    from scrm.devstack import Services
+    from scrm.settings.redis import redis_url_with_db
+
+    services = Services(adopt=False)
+    try:
+        os.environ.update(services.start())
+        server_url = os.environ["DATABASE_URL"]
+        _recreate(server_url, name)
+        os.environ["DATABASE_URL"] = _with_database(server_url, name)
+        os.environ["REDIS_URL"] = redis_url_with_db(os.environ["REDIS_URL"], redis_db)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+        os.environ.setdefault("DEBUG", "false")  # no per-query logging in the timings
+        try:
+            yield {
+                k: os.environ[k]
+                for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")
+            }
+        finally:
+            with contextlib.suppress(Exception):
+                from django.db import connections
+
+                connections.close_all()
+            _recreate(server_url, name, drop_only=True)
+    finally:
+        services.stop()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    import math
+
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, math.ceil(len(sorted_values) * q) - 1)]
