@@ -179,6 +179,64 @@ class WeCom:
             },
         )
 
+    # ------------------------------------------------------------------ transfers
+    def customers_transfer(
+        self,
+        *,
+        handover_userid: str,
+        takeover_userid: str,
+        external_userids: list[str],
+        resigned: bool,
+        message: str = "",
+    ) -> dict[str, int]:
+        """Hand customers over (≤100 a call): ``{external_userid: errcode}`` per customer.
+
+        ``resigned``: the member left (离职继承); otherwise they still serve (在职继承)
+        and the customer may refuse. 40128: transferred twice in 90 days already.
+        """
+        endpoint = (
+            "externalcontact/resigned/transfer_customer"
+            if resigned
+            else "externalcontact/transfer_customer"
+        )
+        out: dict[str, int] = {}
+        for i in range(0, len(external_userids), 100):
+            data: dict[str, Any] = {
+                "handover_userid": handover_userid,
+                "takeover_userid": takeover_userid,
+                "external_userid": external_userids[i : i + 100],
+            }
+            if message and not resigned:
+                data["transfer_success_msg"] = message[:200]
+            result = self._post(endpoint, data)
+            for row in result.get("customer", []):
+                out[row["external_userid"]] = int(row.get("errcode") or 0)
+        return out
+
+    def transfer_results(
+        self, *, handover_userid: str, takeover_userid: str, resigned: bool
+    ) -> Iterator[dict]:
+        """``{external_userid, status (1 done, 2 waiting, 3 refused, 4 limit), takeover_time}``."""
+        endpoint = (
+            "externalcontact/resigned/transfer_result"
+            if resigned
+            else "externalcontact/transfer_result"
+        )
+        cursor = ""
+        while True:
+            page = self._post(
+                endpoint,
+                {
+                    "handover_userid": handover_userid,
+                    "takeover_userid": takeover_userid,
+                    "cursor": cursor,
+                },
+            )
+            yield from page.get("customer", [])
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                break
+
     # ------------------------------------------------------------------ groups
     def group_chats(
         self, *, owners: list[str] | None = None, status_filter: int = 0, limit: int = 1000

@@ -182,6 +182,13 @@ class SandboxServer:
                 return 200, sb.act_confirm_mass_message(body)
             if action == "staff_leave":
                 return 200, sb.act_staff_leave(body)
+            if action == "transfer_respond":
+                from .transfers import act_transfer_respond
+
+                events = act_transfer_respond(sb, body)
+                deliveries = int(body.get("deliveries", 1))
+                wait = bool(body.get("wait", True))
+                return 200, {"deliveries": [self.emit(f, deliveries, wait) for f in events]}
             if action == "callback":
                 fields = {
                     "ToUserName": sb.config.corp_id,

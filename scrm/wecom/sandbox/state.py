@@ -1197,3 +1197,8 @@ API: dict[str, Callable[[Sandbox, dict, dict], dict]] = {
     "externalcontact/remind_groupmsg_send": Sandbox.groupmsg_remind,
     "externalcontact/cancel_groupmsg_send": Sandbox.groupmsg_cancel,
 }
+
+# Customer transfers live in their own module (it imports ApiError from here).
+from .transfers import API as _TRANSFER_API  # noqa: E402
+
+API.update(_TRANSFER_API)
