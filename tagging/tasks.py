@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from scrm.wecom.errors import WeComRetryableError
+
 
 @shared_task(name="tagging.tasks.corp_tags_sync", ignore_result=True)
 def corp_tags_sync() -> dict:
@@ -16,3 +18,33 @@ def corp_tags_sync() -> dict:
     with triggered_by("task:corp_tags_sync"):
         report = tag_groups_upsert_from_wecom(tag_groups=wecom.corp_tags(), full=True)
     return report.as_dict()
+
+
+@shared_task(
+    name="tagging.tasks.customer_tags_push",
+    ignore_result=True,
+    autoretry_for=(WeComRetryableError,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def customer_tags_push(customer_id: int) -> int:
+    """Send one customer's unsynced corp tags to WeCom (``mark_tag`` per relation)."""
+    from scrm.wecom.client import triggered_by
+
+    from .services import customer_tags_push as push
+
+    with triggered_by("task:customer_tags_push"):
+        return push(customer_id=customer_id)
+
+
+@shared_task(name="tagging.tasks.customer_tags_push_sweep", ignore_result=True)
+def customer_tags_push_sweep() -> int:
+    """Re-send pushes the broker lost: customers with tags still unsynced after a while."""
+    from .services import customers_with_unsynced_tags
+
+    ids = customers_with_unsynced_tags()
+    for customer_id in ids:
+        customer_tags_push.delay(customer_id)
+    return len(ids)
