@@ -14,10 +14,12 @@ from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
 from .models import FollowRelation, Staff
 from .services import (
     customer_channel_attribute,
+    customer_channel_tags_apply,
     customer_sync_from_wecom,
     customer_welcome_send,
     follow_relation_end,
     follow_relation_upsert,
+    new_friend_task_ensure,
     staff_mark_left,
     staff_upsert,
     timeline_add,
@@ -53,7 +55,13 @@ def _fetch_customer(external_userid: str) -> dict | None:
 
 
 def on_customer_added(fields: dict) -> None:
-    """A customer added a staff member (scan, search, card…); maybe send the welcome."""
+    """A customer added a staff member (scan, search, card…).
+
+    Upserts customer and relation, attributes the channel (first touch kept for
+    good, D2), applies the channel's tags (to WeCom from Celery, D9), sends the
+    welcome inside the code's validity window (D5) and puts a "new friend"
+    follow-up on the manager's list (D11).
+    """
     userid, external_userid = fields["UserID"], fields["ExternalUserID"]
     half = fields.get("ChangeType") == "add_half_external_contact"
     at = wecom_time(fields.get("CreateTime"))
@@ -65,7 +73,7 @@ def on_customer_added(fields: dict) -> None:
     staff = staff_from_wecom(userid)
     customer = customer_sync_from_wecom(result=result, staff_by_userid={userid: staff})
     info = next((f for f in result.get("follow_user", []) if f.get("userid") == userid), None)
-    follow_relation_upsert(
+    relation, _created = follow_relation_upsert(
         customer=customer,
         staff=staff,
         info=info or {"userid": userid, "state": state, "createtime": fields.get("CreateTime")},
@@ -73,6 +81,7 @@ def on_customer_added(fields: dict) -> None:
     )
     channel = customer_channel_attribute(customer=customer, state=state, at=at)
     event_key = f"{external_userid}:{userid}:{fields.get('CreateTime', '')}"
+    first_touch = channel is not None and customer.first_channel_id == channel.pk
     timeline_add(
         customer=customer,
         kind="customer_added",
@@ -82,15 +91,31 @@ def on_customer_added(fields: dict) -> None:
         data={"state": state, "channel_id": channel.pk if channel else None, "half": half},
         dedupe_key=f"added:{event_key}",
     )
+    if channel is not None and not first_touch:
+        # D2: a later channel never replaces the first; it is remembered on the timeline.
+        timeline_add(
+            customer=customer,
+            kind="channel_touch",
+            at=at,
+            staff=staff,
+            summary=f"再次通过渠道「{channel.name}」添加（首次来源保持不变）",
+            data={"channel_id": channel.pk, "first_channel_id": customer.first_channel_id},
+            dedupe_key=f"channel_touch:{event_key}",
+        )
+    # The welcome code lives 20 seconds: send it before anything that can wait.
     welcome_code = fields.get("WelcomeCode")
-    if welcome_code and channel is not None and channel.welcome_text:
+    if welcome_code and channel is not None and channel.is_active:
         customer_welcome_send(
             customer=customer,
             staff=staff,
             channel=channel,
             welcome_code=welcome_code,
             event_key=event_key,
+            relation=relation,
         )
+    if channel is not None:
+        customer_channel_tags_apply(customer=customer, channel=channel, staff=staff)
+    new_friend_task_ensure(relation=relation, channel=channel)
 
 
 def on_customer_edited(fields: dict) -> None:
@@ -136,26 +161,35 @@ def on_staff_deleted_by_customer(fields: dict) -> None:
 
 
 def on_transfer_failed(fields: dict) -> None:
+    """``transfer_fail``: the customer refused, or the successor is over their limit."""
+    from .staff import transfer_failed_from_wecom
+
+    reason = fields.get("FailReason", "")
+    at = wecom_time(fields.get("CreateTime"))
+    transfer = transfer_failed_from_wecom(
+        external_userid=fields["ExternalUserID"], userid=fields["UserID"], reason=reason, at=at
+    )
     relation = (
-        FollowRelation.objects.filter(
-            customer__external_userid=fields["ExternalUserID"], staff__userid=fields["UserID"]
+        FollowRelation.objects.filter(customer__external_userid=fields["ExternalUserID"])
+        .filter(
+            staff__userid__in=[fields["UserID"], transfer.from_staff.userid if transfer else ""]
         )
         .select_related("customer", "staff")
         .first()
     )
-    if relation is None:
+    customer = transfer.customer if transfer else (relation.customer if relation else None)
+    if customer is None:
         return
-    reason = fields.get("FailReason", "")
     timeline_add(
-        customer=relation.customer,
+        customer=customer,
         kind="transfer_failed",
-        at=wecom_time(fields.get("CreateTime")),
-        staff=relation.staff,
+        at=at,
+        staff=relation.staff if relation else None,
         summary="转接失败："
         + {"customer_refused": "客户拒绝", "customer_limit_exceed": "接替成员客户数已达上限"}.get(
             reason, reason
         ),
-        data={"reason": reason},
+        data={"reason": reason, "transfer_id": transfer.pk if transfer else None},
         dedupe_key=f"transfer_failed:{fields['ExternalUserID']}:{fields['UserID']}:{fields.get('CreateTime', '')}",
     )
 

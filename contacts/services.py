@@ -250,29 +250,80 @@ def customer_sync_from_wecom(
 
 
 def customer_welcome_send(
-    *, customer: Customer, staff: Staff, channel: ChannelCode, welcome_code: str, event_key: str
+    *,
+    customer: Customer,
+    staff: Staff,
+    channel: ChannelCode,
+    welcome_code: str,
+    event_key: str,
+    relation: FollowRelation | None = None,
 ) -> bool:
-    """Send the channel's welcome text with the one-time code (at most once per event)."""
+    """Send the channel's welcome with the one-time code (at most once per event).
+
+    Text with the customer's and manager's names, the approved content's
+    attachments and, for a channel with a group invite, the customer's personal
+    join link (D3, D5). When the code is spent or expired, or the join link
+    cannot be made, a follow-up record says so: a timeline entry and a task for
+    the manager.
+    """
     from scrm.wecom.adapter import wecom
     from scrm.wecom.errors import WELCOME_CODE_ERRCODES, WeComPermanentError
+
+    from .channels import channel_welcome_payload, join_link_url
 
     done_key = f"welcome:{event_key}"
     if TimelineEntry.objects.filter(
         dedupe_key__in=[done_key, f"welcome-failed:{event_key}"]
     ).exists():
         return False
+    join_url = ""
+    if channel.invite_pool_id:
+        from groups.services import join_token_make
+
+        try:
+            join_url = join_link_url(
+                token=join_token_make(external_userid=customer.external_userid), channel=channel
+            )
+        except DomainError as exc:
+            customer_follow_up_note(
+                customer=customer,
+                staff=staff,
+                relation=relation,
+                kind="join_link_failed",
+                summary=f"入群链接生成失败（{exc.message}），请客户经理手动邀请入群",
+                data={"code": exc.code, "channel_id": channel.pk},
+                event_key=event_key,
+            )
     try:
-        wecom.welcome_msg_send(welcome_code, text=channel.welcome_text)
+        payload = channel_welcome_payload(
+            channel=channel, customer=customer, staff=staff, join_url=join_url
+        )
+    except DomainError as exc:
+        # The content lost its approval (or no longer fits): greet with the text alone.
+        logger.warning("welcome content not sendable", extra={"code": exc.code})
+        payload = channel_welcome_payload(
+            channel=_without_content(channel), customer=customer, staff=staff, join_url=join_url
+        )
+    if not payload.get("text") and not payload.get("attachments"):
+        return False
+    try:
+        wecom.welcome_msg_send(
+            welcome_code,
+            text=(payload.get("text") or {}).get("content", ""),
+            attachments=payload.get("attachments"),
+        )
     except WeComPermanentError as exc:
         if exc.errcode not in WELCOME_CODE_ERRCODES:
             raise
         # The code expired or was used: the manager has to greet the customer by hand.
-        timeline_add(
+        customer_follow_up_note(
             customer=customer,
-            kind="welcome_failed",
             staff=staff,
+            relation=relation,
+            kind="welcome_failed",
             summary=f"欢迎语发送失败（{exc.errcode}），请客户经理手动问候",
             data={"errcode": exc.errcode, "channel_id": channel.pk},
+            event_key=event_key,
             dedupe_key=f"welcome-failed:{event_key}",
         )
         return False
@@ -281,7 +332,88 @@ def customer_welcome_send(
         kind="welcome_sent",
         staff=staff,
         summary=f"已发送渠道「{channel.name}」欢迎语",
-        data={"channel_id": channel.pk},
+        data={"channel_id": channel.pk, "join_link": bool(join_url)},
         dedupe_key=done_key,
     )
     return True
+
+
+def _without_content(channel: ChannelCode) -> ChannelCode:
+    copy = ChannelCode.objects.get(pk=channel.pk)
+    copy.welcome_content_id = None
+    return copy
+
+
+def customer_follow_up_note(
+    *,
+    customer: Customer,
+    staff: Staff,
+    kind: str,
+    summary: str,
+    event_key: str,
+    relation: FollowRelation | None = None,
+    data: dict | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Something automatic did not happen: a timeline entry and a task for the manager (D11)."""
+    from groups.sop.models import ManagerTask
+    from groups.sop.worklist import task_ensure
+
+    timeline_add(
+        customer=customer,
+        kind=kind,
+        staff=staff,
+        summary=summary,
+        data=data or {},
+        dedupe_key=dedupe_key or f"{kind}:{event_key}",
+    )
+    key = f"{kind}:{relation.pk}" if relation is not None else f"{kind}:{event_key}"
+    task_ensure(
+        staff=staff,
+        kind=ManagerTask.Kind.NEW_FRIEND,
+        title=f"{summary[:60]}：{customer.name or customer.external_userid}",
+        detail=summary,
+        dedupe_key=key[:191],
+        due_date=timezone.localdate(),
+        customer=customer,
+        priority=20,
+    )
+
+
+def new_friend_task_ensure(*, relation: FollowRelation, channel: ChannelCode | None = None) -> bool:
+    """D11: a "new friend" follow-up for the manager; the same key the daily rule uses."""
+    from groups.sop.models import ManagerTask
+    from groups.sop.worklist import task_ensure
+
+    customer = relation.customer
+    if customer.marketing_opt_out:
+        return False
+    added = relation.added_at or timezone.now()
+    _task, created = task_ensure(
+        staff=relation.staff,
+        kind=ManagerTask.Kind.NEW_FRIEND,
+        title=f"新好友跟进：{customer.name or customer.external_userid}",
+        detail=f"{timezone.localtime(added):%m-%d} 添加"
+        + (f"，渠道：{channel.name}" if channel else ""),
+        dedupe_key=f"new_friend:{relation.pk}",
+        due_date=max(timezone.localtime(added).date(), timezone.localdate()),
+        customer=customer,
+        priority=10,
+    )
+    return created
+
+
+def customer_channel_tags_apply(
+    *, customer: Customer, channel: ChannelCode, staff: Staff | None = None
+) -> int:
+    """D2/D9: the channel's tags on the customer (source "channel"); WeCom gets them via Celery."""
+    from tagging.models import CustomerTag
+    from tagging.services import customer_tag_add
+
+    added = 0
+    for tag in channel.tags.filter(is_deleted=False):
+        _row, created = customer_tag_add(
+            customer=customer, tag=tag, source=CustomerTag.Source.CHANNEL, staff=staff
+        )
+        added += int(created)
+    return added
