@@ -8,8 +8,10 @@ a customer came in through is kept on the customer for good (D2).
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from encrypted_model_fields.fields import EncryptedCharField, EncryptedTextField
 
 
 class Branch(models.Model):
@@ -100,6 +102,13 @@ class Customer(models.Model):
         OUTER = "outer", _("外圈（未绑卡）")
         UNKNOWN = "unknown", _("未知")
 
+    class VerifyMethod(models.TextChoices):
+        """D4: how the customer was matched to a bank record."""
+
+        REMARK_MOBILE = "remark_mobile", _("备注手机号")
+        MANAGER_BINDING = "manager_binding", _("客户经理绑定")
+        H5_PHONE = "h5_phone", _("客户自助确认手机号")
+
     external_userid = models.CharField(_("外部联系人ID"), max_length=64, unique=True)
     name = models.CharField(_("昵称"), max_length=128, blank=True)
     avatar = models.URLField(_("头像"), max_length=500, blank=True)
@@ -129,6 +138,17 @@ class Customer(models.Model):
     first_added_at = models.DateTimeField(_("首次添加时间"), null=True, blank=True)
     # D4: matched to a bank record (the gate that groups and campaigns use).
     verified_at = models.DateTimeField(_("认证时间"), null=True, blank=True, db_index=True)
+    verify_method = models.CharField(
+        _("认证方式"), max_length=24, choices=VerifyMethod.choices, blank=True
+    )
+    bank_record = models.ForeignKey(
+        "contacts.BankRecord",
+        verbose_name=_("行内客户"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
     marketing_opt_out = models.BooleanField(_("拒收营销消息"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -138,6 +158,11 @@ class Customer(models.Model):
         verbose_name = _("客户")
         verbose_name_plural = _("客户")
         ordering = ["-created_at"]
+        permissions = [
+            ("reveal_pii", _("查看客户手机号、证件号明文")),
+            ("export_customers", _("导出客户名单")),
+            ("erase_customer", _("删除客户个人信息")),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.external_userid
@@ -174,6 +199,11 @@ class FollowRelation(models.Model):
     oper_userid = models.CharField(_("发起添加的账号"), max_length=64, blank=True)
     added_at = models.DateTimeField(_("添加时间"), null=True, blank=True, db_index=True)
     removed_at = models.DateTimeField(_("删除时间"), null=True, blank=True)
+    # WeCom's remark_mobiles: encrypted (D14) plus keyed hashes for matching (D4).
+    remark_mobiles = EncryptedTextField(_("备注手机号"), blank=True, default="")
+    remark_mobile_hashes = ArrayField(
+        models.CharField(max_length=64), verbose_name=_("备注手机号摘要"), default=list, blank=True
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
@@ -319,3 +349,56 @@ class CustomerTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_staff_id} → {self.to_staff_id}"
+
+
+class BankRecord(models.Model):
+    """One customer in the bank's core system (D1, D4), loaded from the bank's file.
+
+    Phones and ID numbers are encrypted at rest; ``phone_hash`` (HMAC-SHA256 with
+    a separate key) is what matching joins on, so no one decrypts to match.
+    """
+
+    class AumBracket(models.TextChoices):
+        NONE = "", _("未知")
+        BELOW_50K = "lt50k", _("5万以下")
+        K50_TO_500K = "50k_500k", _("5万-50万")
+        K500_TO_6M = "500k_6m", _("50万-600万")
+        ABOVE_6M = "gte6m", _("600万以上")
+
+    customer_no = models.CharField(_("客户号"), max_length=32, unique=True)
+    name = models.CharField(_("姓名"), max_length=64, blank=True)
+    phone = EncryptedCharField(_("手机号"), max_length=20, blank=True)
+    phone_hash = models.CharField(_("手机号摘要"), max_length=64, blank=True, db_index=True)
+    id_number = EncryptedCharField(_("证件号"), max_length=32, blank=True)
+    birthday = models.DateField(_("生日"), null=True, blank=True)
+    branch_code = models.CharField(_("网点编码"), max_length=64, blank=True)
+    branch = models.ForeignKey(
+        Branch,
+        verbose_name=_("网点"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bank_records",
+    )
+    has_debit_card = models.BooleanField(_("绑定本行借记卡"), default=False)
+    has_credit_card = models.BooleanField(_("绑定本行信用卡"), default=False)
+    has_other_bank_card = models.BooleanField(_("绑定他行卡"), default=False)
+    ring = models.CharField(
+        _("客户圈层"), max_length=16, choices=Customer.Ring.choices, default=Customer.Ring.OUTER
+    )
+    aum_bracket = models.CharField(
+        _("AUM 区间"), max_length=16, choices=AumBracket.choices, blank=True, default=""
+    )
+    product_name = models.CharField(_("理财产品"), max_length=128, blank=True)
+    # D11: "wealth product maturing in N days" reads this.
+    product_maturity = models.DateField(_("产品到期日"), null=True, blank=True, db_index=True)
+    imported_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("行内客户记录")
+        verbose_name_plural = _("行内客户记录")
+        ordering = ["customer_no"]
+
+    def __str__(self) -> str:
+        return self.customer_no

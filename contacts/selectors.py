@@ -1,10 +1,21 @@
-"""Reads on customers and follow relations used by the WeCom sync and its handlers."""
+"""Reads on customers, follow relations and bank records.
+
+``customers_visible_to`` is the one access rule for customers (D14): pages, the
+admin, the API and exports all start from it.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import date
 
-from .models import Customer, FollowRelation, Staff
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from scrm.core.roles import Role, user_has_role
+
+from .models import BankRecord, Customer, FollowRelation, Staff, TimelineEntry
+
+_OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
 
 
 def follow_relations_open(*, staff_userids: list[str]) -> QuerySet[FollowRelation]:
@@ -21,3 +32,93 @@ def customer_by_external_userid(external_userid: str) -> Customer | None:
 
 def staff_active() -> QuerySet[Staff]:
     return Staff.objects.filter(status=Staff.Status.ACTIVE)
+
+
+def staff_of(user) -> Staff | None:
+    try:
+        return user.staff
+    except (ObjectDoesNotExist, AttributeError):  # a login without a WeCom account
+        return None
+
+
+def user_sees_all_customers(user) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_superuser or user.is_staff or any(user_has_role(user, r) for r in _OPS_ROLES)
+
+
+def customers_visible_to(user) -> QuerySet[Customer]:
+    """Ops see every customer; a branch manager those followed (actively) by
+    staff of their branch; a customer manager those they follow actively."""
+    qs = Customer.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user_sees_all_customers(user):
+        return qs
+    staff = staff_of(user)
+    if staff is None:
+        return qs.none()
+    live = FollowRelation.objects.filter(
+        customer=OuterRef("pk"), status=FollowRelation.Status.ACTIVE
+    )
+    if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id is not None:
+        return qs.filter(
+            Exists(live.filter(Q(staff__branch_id=staff.branch_id) | Q(staff=staff)))
+        )
+    if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
+        return qs.filter(Exists(live.filter(staff=staff)))
+    return qs.none()
+
+
+def customer_list(
+    *,
+    user,
+    tag: int | None = None,
+    ring: str | None = None,
+    channel: int | None = None,
+    channel_type: str | None = None,
+    staff: str | None = None,
+    verified: bool | None = None,
+    added_from: date | None = None,
+    added_to: date | None = None,
+    q: str | None = None,
+) -> QuerySet[Customer]:
+    """Customers the user may see, filtered (tag id, ring, first channel, staff userid,
+    verified, first-added date range)."""
+    qs = customers_visible_to(user).select_related("first_channel", "bank_record")
+    if tag is not None:
+        # (customer, tag) is unique, so this join cannot repeat a customer.
+        qs = qs.filter(tags__tag_id=tag)
+    if ring:
+        qs = qs.filter(ring=ring)
+    if channel is not None:
+        qs = qs.filter(first_channel_id=channel)
+    if channel_type:
+        qs = qs.filter(first_channel__channel_type=channel_type)
+    if staff:
+        qs = qs.filter(
+            Exists(
+                FollowRelation.objects.filter(
+                    customer=OuterRef("pk"),
+                    staff__userid=staff,
+                    status=FollowRelation.Status.ACTIVE,
+                )
+            )
+        )
+    if verified is not None:
+        qs = qs.filter(verified_at__isnull=not verified)
+    if added_from:
+        qs = qs.filter(first_added_at__date__gte=added_from)
+    if added_to:
+        qs = qs.filter(first_added_at__date__lte=added_to)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(external_userid=q))
+    return qs.order_by("-created_at", "-id")
+
+
+def customer_timeline(*, customer: Customer, limit: int = 50) -> QuerySet[TimelineEntry]:
+    return customer.timeline.select_related("staff").order_by("-at", "-id")[:limit]
+
+
+def bank_record_by_phone_hash(phone_hash: str) -> BankRecord | None:
+    return BankRecord.objects.filter(phone_hash=phone_hash).order_by("customer_no").first()

@@ -21,8 +21,17 @@ _VIEW_ALL = [
     ("tagging", "view_"),
     ("wecom", "view_"),
 ]
+# Revealing plain-text phones/ID numbers and erasing a customer are ops-admin only (D14);
+# the other contacts permissions are listed by kind so these two stay out of ops staff.
+_CONTACTS_OPS = [
+    ("contacts", "add_"),
+    ("contacts", "change_"),
+    ("contacts", "delete_"),
+    ("contacts", "view_"),
+    ("contacts", "export_customers"),
+]
 _OPS_WRITE = [
-    ("contacts", "*"),
+    *_CONTACTS_OPS,
     ("groups", "*"),
     ("campaigns", "*"),
     ("tagging", "*"),
@@ -32,7 +41,14 @@ _OPS_WRITE = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
-    Role.OPS_ADMIN: [*_OPS_WRITE, ("auth", "*"), ("core", "*"), ("django_celery_beat", "*")],
+    Role.OPS_ADMIN: [
+        *_OPS_WRITE,
+        ("contacts", "reveal_pii"),
+        ("contacts", "erase_customer"),
+        ("auth", "*"),
+        ("core", "*"),
+        ("django_celery_beat", "*"),
+    ],
     Role.OPS_STAFF: _OPS_WRITE,
     Role.COMPLIANCE_REVIEWER: [*_VIEW_ALL, ("campaigns", "change_"), ("core", "view_")],
     Role.BRANCH_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],

@@ -12,6 +12,7 @@ from .celery import *  # noqa: F403
 from .database import *  # noqa: F403
 from .env import BASE_DIR, env, env_bool, var_dir
 from .logging import *  # noqa: F403
+from .privacy import *  # noqa: F403
 from .redis import REDIS_URL
 from .schedule import *  # noqa: F403
 from .security import *  # noqa: F403

@@ -20,6 +20,13 @@ if not env.str("DATABASE_URL", default=""):
     raise RuntimeError("DATABASE_URL must be set in production")
 if not env.str("REDIS_URL", default=""):
     raise RuntimeError("REDIS_URL must be set in production")
+# Personal data at rest (D14): no demo keys in production.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+if not FIELD_ENCRYPTION_KEY:
+    raise RuntimeError("FIELD_ENCRYPTION_KEY must be set in production")
+PHONE_HASH_KEY = env.str("PHONE_HASH_KEY", default="")
+if not PHONE_HASH_KEY:
+    raise RuntimeError("PHONE_HASH_KEY must be set in production")
 
 WECOM_CORP_ID = env.str("WECOM_CORP_ID")
 WECOM_SECRET = env.str("WECOM_SECRET")

@@ -1,0 +1,97 @@
+"""Customer H5 pages (verify phone, unsubscribe) and the managers' customer pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from scrm.core.errors import DomainError
+
+from .bank import customer_bind_by_manager, customer_from_verify_token, customer_verify_by_phone
+from .privacy import (
+    customer_from_unsubscribe_token,
+    customer_marketing_opt_out,
+    customer_masked_pii,
+)
+from .selectors import customer_list, customer_timeline, customers_visible_to
+
+
+@require_http_methods(["GET", "POST"])
+def h5_verify(request, token: str):
+    """The customer confirms their phone; no SMS code here: the signed link is the proof
+    of who received it, the phone is matched against the bank's records by hash (D4)."""
+    context: dict = {"token": token}
+    try:
+        customer = customer_from_verify_token(token)
+    except DomainError as exc:
+        return render(request, "contacts/h5_verify.html", {"error": exc.message}, status=400)
+    context["verified"] = customer.verified_at is not None
+    if request.method == "POST" and not context["verified"]:
+        try:
+            customer_verify_by_phone(token=token, phone=request.POST.get("phone", ""))
+            context["verified"] = True
+        except DomainError as exc:
+            context["error"] = exc.message
+    return render(request, "contacts/h5_verify.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def h5_unsubscribe(request, token: str):
+    try:
+        customer = customer_from_unsubscribe_token(token)
+    except DomainError as exc:
+        return render(request, "contacts/h5_unsubscribe.html", {"error": exc.message}, status=400)
+    if request.method == "POST":
+        customer = customer_marketing_opt_out(
+            customer=customer, opted_out=request.POST.get("resume") != "1", source="h5"
+        )
+    return render(
+        request,
+        "contacts/h5_unsubscribe.html",
+        {"token": token, "opted_out": customer.marketing_opt_out},
+    )
+
+
+@login_required
+def customer_list_page(request):
+    customers = customer_list(user=request.user, q=request.GET.get("q") or None)[:200]
+    rows = [(c, customer_masked_pii(c)) for c in customers.prefetch_related("follows")]
+    return render(request, "contacts/customer_list.html", {"rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_detail_page(request, pk: int):
+    customer = (
+        customers_visible_to(request.user)
+        .select_related("bank_record", "first_channel")
+        .prefetch_related("follows")
+        .filter(pk=pk)
+        .first()
+    )
+    if customer is None:
+        raise Http404(_("客户不存在或无权查看"))
+    error = ""
+    if request.method == "POST":
+        try:
+            customer = customer_bind_by_manager(
+                user=request.user,
+                customer_id=pk,
+                customer_no=request.POST.get("customer_no", ""),
+                phone=request.POST.get("phone", ""),
+            )
+        except DomainError as exc:
+            error = exc.message
+    return render(
+        request,
+        "contacts/customer_detail.html",
+        {
+            "customer": customer,
+            "pii": customer_masked_pii(customer),
+            "timeline": customer_timeline(customer=customer),
+            "error": error,
+        },
+    )
