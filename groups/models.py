@@ -70,6 +70,22 @@ class GroupPool(models.Model):
     join_way_config_id = models.CharField(_("进群方式 config_id"), max_length=64, blank=True)
     join_way_state = models.CharField(_("进群 state"), max_length=30, blank=True)
     qr_code = models.URLField(_("群二维码"), max_length=500, blank=True)
+    # The groups the join way points at in WeCom, as last written or read (≤5).
+    join_way_chat_ids = models.JSONField(_("活码当前群"), default=list, blank=True)
+    rolled_over_at = models.DateTimeField(_("最近换群时间"), null=True, blank=True)
+    welcome_text = models.TextField(
+        _("入群欢迎语"), blank=True, help_text=_("写明本周福利安排：哪天、几点、什么优惠")
+    )
+    welcome_template_id = models.CharField(_("欢迎语素材ID"), max_length=64, blank=True)
+    welcome_version = models.PositiveIntegerField(_("欢迎语版本"), default=0)
+    notice_text = models.TextField(_("群公告模板"), blank=True)
+    notice_version = models.PositiveIntegerField(_("群公告版本"), default=0)
+    dormant_days = models.PositiveSmallIntegerField(
+        _("沉默判定天数"), default=7, help_text=_("连续多少天无人发言视为沉默群")
+    )
+    dying_loss_pct = models.PositiveSmallIntegerField(
+        _("流失判定比例(%)"), default=10, help_text=_("一周内净流失超过该比例视为流失群")
+    )
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -89,6 +105,12 @@ class CustomerGroup(models.Model):
     class Status(models.TextChoices):
         NORMAL = "normal", _("正常")
         DISMISSED = "dismissed", _("已解散")
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown", _("未计算")
+        HEALTHY = "healthy", _("健康")
+        DORMANT = "dormant", _("沉默")
+        DYING = "dying", _("流失")
 
     chat_id = models.CharField(_("群ID"), max_length=64, unique=True)
     name = models.CharField(_("群名"), max_length=128, blank=True)
@@ -125,6 +147,13 @@ class CustomerGroup(models.Model):
     member_count = models.PositiveIntegerField(_("成员数"), default=0)
     customer_count = models.PositiveIntegerField(_("客户数"), default=0)
     member_version = models.CharField(_("成员版本"), max_length=64, blank=True)
+    welcome_version = models.PositiveIntegerField(_("欢迎语版本"), default=0)
+    notice_version = models.PositiveIntegerField(_("已生效公告版本"), default=0)
+    health = models.CharField(
+        _("健康度"), max_length=16, choices=Health.choices, default=Health.UNKNOWN, db_index=True
+    )
+    health_checked_on = models.DateField(_("健康度计算日"), null=True, blank=True)
+    last_active_on = models.DateField(_("最近活跃日"), null=True, blank=True)
     wecom_created_at = models.DateTimeField(_("建群时间"), null=True, blank=True)
     dismissed_at = models.DateTimeField(_("解散时间"), null=True, blank=True)
     synced_at = models.DateTimeField(_("同步时间"), null=True, blank=True)
@@ -182,6 +211,63 @@ class GroupMember(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.userid
+
+
+class GroupMemberChange(models.Model):
+    """A join or a leave, written once per actual change of a group's member list.
+
+    Derived from the difference between the stored and WeCom's member list, so
+    a callback delivered twice or out of order cannot count a change twice.
+    """
+
+    class Kind(models.TextChoices):
+        JOIN = "join", _("入群")
+        LEAVE = "leave", _("退群")
+
+    group = models.ForeignKey(
+        CustomerGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="changes"
+    )
+    userid = models.CharField(_("成员ID"), max_length=64)
+    member_type = models.PositiveSmallIntegerField(
+        _("成员类型"), choices=GroupMember.MemberType.choices
+    )
+    kind = models.CharField(_("变动"), max_length=8, choices=Kind.choices)
+    scene = models.PositiveSmallIntegerField(_("方式"), null=True, blank=True)
+    at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("成员变动")
+        verbose_name_plural = _("成员变动")
+        indexes = [models.Index(fields=["group", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.userid} {self.get_kind_display()}"
+
+
+class GroupDayStat(models.Model):
+    """One group's day (D6 health): members, joins, leaves and WeCom's activity figures."""
+
+    group = models.ForeignKey(
+        CustomerGroup, verbose_name=_("客户群"), on_delete=models.CASCADE, related_name="day_stats"
+    )
+    day = models.DateField(_("日期"))
+    member_count = models.PositiveIntegerField(_("成员数"), default=0)
+    joins = models.PositiveIntegerField(_("入群"), default=0)
+    leaves = models.PositiveIntegerField(_("退群"), default=0)
+    net = models.IntegerField(_("净增"), default=0)
+    # From groupchat/statistic (per owner): known only when it pins down this group.
+    active = models.BooleanField(_("有人发言"), null=True, blank=True)
+    msg_total = models.PositiveIntegerField(_("消息数"), null=True, blank=True)
+    computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("群日统计")
+        verbose_name_plural = _("群日统计")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["group", "day"], name="uniq_group_day_stat")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} {self.day}"
 
 
 class RoutingDecision(models.Model):

@@ -110,8 +110,24 @@ def pools_with_fill(qs: QuerySet[GroupPool] | None = None) -> QuerySet[GroupPool
 
 
 def regions_with_counts(qs: QuerySet[Region] | None = None) -> QuerySet[Region]:
+    """Adds child and pool counts, and how many live groups are dormant or dying (D6)."""
     qs = Region.objects.all() if qs is None else qs
+    live = Q(groups__status=CustomerGroup.Status.NORMAL)
     return qs.annotate(
         child_count=Count("children", distinct=True),
         pool_count=Count("pools", filter=Q(pools__is_active=True), distinct=True),
+        dormant_count=Count(
+            "groups", filter=live & Q(groups__health=CustomerGroup.Health.DORMANT), distinct=True
+        ),
+        dying_count=Count(
+            "groups", filter=live & Q(groups__health=CustomerGroup.Health.DYING), distinct=True
+        ),
+    )
+
+
+def pools_with_rollover(qs: QuerySet[GroupPool] | None = None) -> QuerySet[GroupPool]:
+    """``pools_with_fill`` plus ``open_count``: live groups below the pool's capacity."""
+    live = Q(groups__status=CustomerGroup.Status.NORMAL)
+    return pools_with_fill(qs).annotate(
+        open_count=Count("groups", filter=live & Q(groups__member_count__lt=F("capacity")))
     )

@@ -1,21 +1,23 @@
 """Mirror WeCom customer groups (``groupchat/get``) into CustomerGroup/GroupMember.
 
 Group callbacks can arrive out of order or be lost, so handlers never apply a
-callback's delta: they re-read the group and reconcile, skipping the member
-write when WeCom's ``member_version`` is the one already stored.
+callback's delta: they re-read the group and reconcile. Two syncs of one group
+are serialised by a lock taken *before* the read, so a read that started later
+is never overwritten by an older one; each actual change of the member list is
+written once as a ``GroupMemberChange`` (the source of joins and leaves).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import Customer, Staff
 from contacts.services import wecom_time
 
-from .models import CustomerGroup, GroupMember
+from .models import CustomerGroup, GroupMember, GroupMemberChange
 
 
 @dataclass
@@ -24,6 +26,23 @@ class GroupSyncResult:
     members_added: int = 0
     members_removed: int = 0
     members_skipped: bool = False
+    # Customers who joined in this reconcile (userids), for the gate (D4).
+    joined_customers: list[str] = field(default_factory=list)
+
+
+_MEMBER_FIELDS = (
+    "member_type",
+    "customer_id",
+    "unionid",
+    "name",
+    "group_nickname",
+    "invitor_userid",
+    "join_time",
+    "join_scene",
+    "is_active",
+    "left_at",
+    "quit_scene",
+)
 
 
 @transaction.atomic
@@ -64,16 +83,34 @@ def group_upsert_from_wecom(*, chat: dict) -> tuple[CustomerGroup, GroupSyncResu
         group.save()
         if result.members_skipped:
             return group, result
-    added, removed = _members_reconcile(group, members, now)
-    result.members_added, result.members_removed = added, removed
+    _members_reconcile(group, members, now, result)
     CustomerGroup.objects.filter(pk=group.pk).update(
         member_version=str(chat.get("member_version") or "")[:64]
     )
     return group, result
 
 
-def _members_reconcile(group: CustomerGroup, members: list[dict], now) -> tuple[int, int]:
-    existing = {m.userid: m for m in GroupMember.objects.select_for_update().filter(group=group)}
+def _member_values(item: dict, customers: dict[str, int]) -> dict:
+    return {
+        "member_type": int(item.get("type") or GroupMember.MemberType.CUSTOMER),
+        "customer_id": customers.get(item["userid"]),
+        "unionid": str(item.get("unionid") or "")[:64],
+        "name": str(item.get("name") or "")[:128],
+        "group_nickname": str(item.get("group_nickname") or "")[:128],
+        "invitor_userid": str((item.get("invitor") or {}).get("userid") or "")[:64],
+        "join_time": wecom_time(item.get("join_time")),
+        "join_scene": int(item["join_scene"]) if item.get("join_scene") is not None else None,
+        "is_active": True,
+        "left_at": None,
+        "quit_scene": None,
+    }
+
+
+def _members_reconcile(
+    group: CustomerGroup, members: list[dict], now, result: GroupSyncResult
+) -> None:
+    """Write only what differs: a 200-member group re-read after one join costs one insert."""
+    existing = {m.userid: m for m in GroupMember.objects.filter(group=group)}
     customer_ids = [
         m["userid"] for m in members if int(m.get("type") or 0) == GroupMember.MemberType.CUSTOMER
     ]
@@ -82,38 +119,56 @@ def _members_reconcile(group: CustomerGroup, members: list[dict], now) -> tuple[
             "external_userid", "id"
         )
     )
-    added = 0
+    new_rows: list[GroupMember] = []
+    changed: list[GroupMember] = []
+    changes: list[GroupMemberChange] = []
     seen = set()
     for item in members:
         userid = item["userid"]
         seen.add(userid)
-        values = {
-            "member_type": int(item.get("type") or GroupMember.MemberType.CUSTOMER),
-            "customer_id": customers.get(userid),
-            "unionid": str(item.get("unionid") or "")[:64],
-            "name": str(item.get("name") or "")[:128],
-            "group_nickname": str(item.get("group_nickname") or "")[:128],
-            "invitor_userid": str((item.get("invitor") or {}).get("userid") or "")[:64],
-            "join_time": wecom_time(item.get("join_time")),
-            "join_scene": int(item["join_scene"]) if item.get("join_scene") is not None else None,
-            "is_active": True,
-            "left_at": None,
-            "quit_scene": None,
-        }
+        values = _member_values(item, customers)
         member = existing.get(userid)
+        joined = member is None or not member.is_active
         if member is None:
-            GroupMember.objects.create(group=group, userid=userid, **values)
-            added += 1
-            continue
-        if not member.is_active:
-            added += 1
-        for key, value in values.items():
-            setattr(member, key, value)
-        member.save()
-    gone = [m.pk for uid, m in existing.items() if uid not in seen and m.is_active]
+            new_rows.append(GroupMember(group=group, userid=userid, **values))
+        elif any(getattr(member, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(member, key, value)
+            changed.append(member)
+        if joined:
+            result.members_added += 1
+            if values["member_type"] == GroupMember.MemberType.CUSTOMER:
+                result.joined_customers.append(userid)
+            changes.append(
+                GroupMemberChange(
+                    group=group,
+                    userid=userid,
+                    member_type=values["member_type"],
+                    kind=GroupMemberChange.Kind.JOIN,
+                    scene=values["join_scene"],
+                    at=values["join_time"] or now,
+                )
+            )
+    gone = [m for uid, m in existing.items() if uid not in seen and m.is_active]
+    for member in gone:
+        changes.append(
+            GroupMemberChange(
+                group=group,
+                userid=member.userid,
+                member_type=member.member_type,
+                kind=GroupMemberChange.Kind.LEAVE,
+                at=now,
+            )
+        )
+    if new_rows:
+        GroupMember.objects.bulk_create(new_rows)
+    if changed:
+        GroupMember.objects.bulk_update(changed, _MEMBER_FIELDS)
     if gone:
-        GroupMember.objects.filter(pk__in=gone).update(is_active=False, left_at=now)
-    return added, len(gone)
+        GroupMember.objects.filter(pk__in=[m.pk for m in gone]).update(is_active=False, left_at=now)
+    if changes:
+        GroupMemberChange.objects.bulk_create(changes)
+    result.members_removed = len(gone)
 
 
 @transaction.atomic
@@ -125,9 +180,21 @@ def group_mark_dismissed(*, chat_id: str, at=None) -> bool:
     )
 
 
+def _chat_lock(chat_id: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"groups.chat:{chat_id}"])
+
+
 def group_sync(*, chat_id: str) -> tuple[CustomerGroup, GroupSyncResult]:
-    """Re-read one group from WeCom (outside any transaction) and mirror it."""
+    """Re-read one group from WeCom and mirror it, one sync of a group at a time.
+
+    The lock is held across the read: WeCom's ``member_version`` is opaque (not
+    ordered), so the only way to never apply an older read over a newer one is
+    to read in the order the writes happen.
+    """
     from scrm.wecom.adapter import wecom
 
-    chat = wecom.group_chat_get(chat_id)
-    return group_upsert_from_wecom(chat=chat)
+    with transaction.atomic():
+        _chat_lock(chat_id)
+        chat = wecom.group_chat_get(chat_id)
+        return group_upsert_from_wecom(chat=chat)

@@ -31,6 +31,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 50},
     },
+    # Group health per day: figures, dormant/dying groups, rescue tasks (D6).
+    "groups-health-daily": {
+        "task": "groups.health_daily",
+        "schedule": crontab(hour=6, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {
         "task": "scrm.wecom.tasks.wecom_sync",

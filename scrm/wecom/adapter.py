@@ -280,6 +280,63 @@ class WeCom:
     def join_way_delete(self, config_id: str) -> None:
         self._post("externalcontact/groupchat/del_join_way", {"config_id": config_id})
 
+    def group_statistic(
+        self, *, day_begin: int, day_end: int | None = None, owners: list[str]
+    ) -> Iterator[dict]:
+        """Per owner ``{owner, data{chat_total, chat_has_msg, msg_total, new_member_cnt, …}}``
+        of ``groupchat/statistic`` (owners in chunks of 100, all pages)."""
+        for i in range(0, len(owners), 100):
+            offset = 0
+            while True:
+                data: dict[str, Any] = {
+                    "day_begin_time": day_begin,
+                    "owner_filter": {"userid_list": owners[i : i + 100]},
+                    "offset": offset,
+                    "limit": 1000,
+                }
+                if day_end is not None:
+                    data["day_end_time"] = day_end
+                page = self._post("externalcontact/groupchat/statistic", data)
+                items = page.get("items", [])
+                yield from items
+                offset = int(page.get("next_offset") or 0)
+                if not items or not offset or offset >= int(page.get("total") or 0):
+                    break
+
+    def group_statistic_by_day(
+        self, *, day_begin: int, day_end: int, owners: list[str]
+    ) -> list[dict]:
+        """``[{stat_time, data{…}}]`` summed over ``owners`` (≤100), one item a day."""
+        return list(
+            self._post(
+                "externalcontact/groupchat/statistic_group_by_day",
+                {
+                    "day_begin_time": day_begin,
+                    "day_end_time": day_end,
+                    "owner_filter": {"userid_list": owners[:100]},
+                },
+            ).get("items", [])
+        )
+
+    def group_welcome_template_add(self, *, text: str, notify: bool = True, **media: Any) -> str:
+        """A group welcome template (入群欢迎语素材); ``notify`` asks owners to apply it."""
+        data = {"text": {"content": text}, "notify": int(notify), **media}
+        return self._post("externalcontact/group_welcome_template/add", data)["template_id"]
+
+    def group_welcome_template_edit(self, template_id: str, *, text: str, **media: Any) -> None:
+        self._post(
+            "externalcontact/group_welcome_template/edit",
+            {"template_id": template_id, "text": {"content": text}, **media},
+        )
+
+    def group_welcome_template_get(self, template_id: str) -> dict:
+        return self._post(
+            "externalcontact/group_welcome_template/get", {"template_id": template_id}
+        )
+
+    def group_welcome_template_delete(self, template_id: str) -> None:
+        self._post("externalcontact/group_welcome_template/del", {"template_id": template_id})
+
     # ------------------------------------------------------------------ mass messages
     def msg_template_add(self, **fields: Any) -> dict:
         """``{"msgid": ..., "fail_list": [...]}``; nothing is sent until staff confirm."""

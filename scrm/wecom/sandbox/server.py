@@ -189,6 +189,8 @@ class SandboxServer:
                 deliveries = int(body.get("deliveries", 1))
                 wait = bool(body.get("wait", True))
                 return 200, {"deliveries": [self.emit(f, deliveries, wait) for f in events]}
+            if action == "group_message":
+                return 200, sb.act_group_message(body)
             if action == "callback":
                 fields = {
                     "ToUserName": sb.config.corp_id,

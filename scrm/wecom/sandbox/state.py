@@ -103,6 +103,9 @@ class State:
     calls: list[dict] = field(default_factory=list)
     callbacks: list[dict] = field(default_factory=list)
     seq: int = 0
+    group_welcome_templates: dict[str, dict] = field(default_factory=dict)
+    # Messages said in customer groups: {"chat_id", "userid", "count", "at"} (statistics).
+    chat_messages: list[dict] = field(default_factory=list)
 
 
 # Endpoints that answer without a token.
@@ -680,6 +683,116 @@ class Sandbox:
         del self.state.join_ways[b["config_id"]]
         return {}
 
+    # ------------------------------------------------------------------ group statistics
+    def _owner_day_data(self, owner: str, begin: int, end: int) -> dict:
+        chats = [
+            c
+            for c in self.state.chats.values()
+            if c["owner"] == owner and not c["dismissed"] and c["create_time"] < end
+        ]
+        ids = {c["chat_id"] for c in chats}
+        said = [
+            m for m in self.state.chat_messages if m["chat_id"] in ids and begin <= m["at"] < end
+        ]
+        members = [m for c in chats for m in c["members"].values()]
+        return {
+            "new_chat_cnt": sum(1 for c in chats if c["create_time"] >= begin),
+            "chat_total": len(chats),
+            "chat_has_msg": len({m["chat_id"] for m in said}),
+            "new_member_cnt": sum(1 for m in members if begin <= m["join_time"] < end),
+            "member_total": len(members),
+            "member_has_msg": len({(m["chat_id"], m["userid"]) for m in said}),
+            "msg_total": sum(m["count"] for m in said),
+            "migrate_trainee_chat_cnt": 0,
+        }
+
+    def _stat_range(self, b: dict) -> tuple[int, int, list[str]]:
+        begin = int(b.get("day_begin_time") or 0)
+        if not begin:
+            raise ApiError(40058, "day_begin_time is required")
+        end = int(b.get("day_end_time") or begin) + 86400
+        owners = list((b.get("owner_filter") or {}).get("userid_list") or [])
+        if not owners or len(owners) > 100:
+            raise ApiError(40058, "owner_filter must hold 1 to 100 userids")
+        return begin, end, owners
+
+    def groupchat_statistic(self, q: dict, b: dict) -> dict:
+        begin, end, owners = self._stat_range(b)
+        items = [{"owner": o, "data": self._owner_day_data(o, begin, end)} for o in owners]
+        offset, limit = int(b.get("offset") or 0), int(b.get("limit") or 500)
+        page = items[offset : offset + limit]
+        nxt = offset + len(page)
+        return {"total": len(items), "next_offset": nxt if nxt < len(items) else 0, "items": page}
+
+    def groupchat_statistic_by_day(self, q: dict, b: dict) -> dict:
+        begin, end, owners = self._stat_range(b)
+        items = []
+        for day in range(begin, end, 86400):
+            per_owner = [self._owner_day_data(o, day, day + 86400) for o in owners]
+            items.append(
+                {
+                    "stat_time": day,
+                    "data": {k: sum(d[k] for d in per_owner) for k in per_owner[0]},
+                }
+            )
+        return {"items": items}
+
+    def act_group_message(self, body: dict) -> dict:
+        """Someone says something in a customer group (feeds groupchat/statistic)."""
+        with self.lock:
+            chat = self._chat(body["chat_id"])
+            userid = body.get("userid") or chat["owner"]
+            self.state.chat_messages.append(
+                {
+                    "chat_id": chat["chat_id"],
+                    "userid": userid,
+                    "count": int(body.get("count", 1)),
+                    "at": int(body.get("at") or time.time()),
+                }
+            )
+            return {"ok": True}
+
+    # ------------------------------------------------------------------ group welcome templates
+    def _welcome_template_fields(self, b: dict) -> dict:
+        content = (b.get("text") or {}).get("content", "")
+        media = {k: b[k] for k in ("image", "link", "miniprogram", "file", "video") if b.get(k)}
+        if not content and not media:
+            raise ApiError(40058, "text or media required")
+        if len(content.encode()) > 4000:
+            raise ApiError(40058, "text.content at most 4000 bytes")
+        return {"text": {"content": content}, **media}
+
+    def group_welcome_template_add(self, q: dict, b: dict) -> dict:
+        template_id = _id("gwt", 24)
+        self.state.group_welcome_templates[template_id] = {
+            "template_id": template_id,
+            **self._welcome_template_fields(b),
+            "notify": int(b.get("notify", 1)),
+        }
+        return {"template_id": template_id}
+
+    def _welcome_template(self, template_id: str) -> dict:
+        template = self.state.group_welcome_templates.get(template_id or "")
+        if template is None:
+            raise ApiError(41065, "invalid template_id")
+        return template
+
+    def group_welcome_template_edit(self, q: dict, b: dict) -> dict:
+        template = self._welcome_template(b.get("template_id"))
+        for key in ("image", "link", "miniprogram", "file", "video"):
+            template.pop(key, None)
+        template.update(self._welcome_template_fields(b))
+        return {}
+
+    def group_welcome_template_get(self, q: dict, b: dict) -> dict:
+        template = self._welcome_template(b.get("template_id"))
+        return {k: v for k, v in template.items() if k not in ("template_id", "notify")}
+
+    def group_welcome_template_del(self, q: dict, b: dict) -> dict:
+        self._welcome_template(b.get("template_id"))
+        del self.state.group_welcome_templates[b["template_id"]]
+        return {}
+
     # ------------------------------------------------------------------ mass messages
     def msg_template_add(self, q: dict, b: dict) -> dict:
         chat_type = b.get("chat_type") or "single"
@@ -1158,6 +1271,8 @@ class Sandbox:
                     for c in s.chats.values()
                 ],
                 "join_ways": list(s.join_ways.values()),
+                "group_welcome_templates": list(s.group_welcome_templates.values()),
+                "chat_messages": list(s.chat_messages),
                 "msgs": [{k: v for k, v in m.items()} for m in s.msgs.values()],
                 "faults": {k: [asdict(f) for f in v] for k, v in s.faults.items()},
                 "callbacks": list(s.callbacks),
@@ -1190,6 +1305,12 @@ API: dict[str, Callable[[Sandbox, dict, dict], dict]] = {
     "externalcontact/groupchat/get_join_way": Sandbox.join_way_get,
     "externalcontact/groupchat/update_join_way": Sandbox.join_way_update,
     "externalcontact/groupchat/del_join_way": Sandbox.join_way_del,
+    "externalcontact/groupchat/statistic": Sandbox.groupchat_statistic,
+    "externalcontact/groupchat/statistic_group_by_day": Sandbox.groupchat_statistic_by_day,
+    "externalcontact/group_welcome_template/add": Sandbox.group_welcome_template_add,
+    "externalcontact/group_welcome_template/edit": Sandbox.group_welcome_template_edit,
+    "externalcontact/group_welcome_template/get": Sandbox.group_welcome_template_get,
+    "externalcontact/group_welcome_template/del": Sandbox.group_welcome_template_del,
     "externalcontact/add_msg_template": Sandbox.msg_template_add,
     "externalcontact/get_groupmsg_list_v2": Sandbox.groupmsg_list,
     "externalcontact/get_groupmsg_task": Sandbox.groupmsg_task,

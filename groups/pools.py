@@ -1,0 +1,249 @@
+"""Pools that roll over (D3) and the gate on their members (D4).
+
+A pool is backed by one WeCom group join way, which holds at most 5 groups and
+opens a new room (``room_base_name`` + number) when all of them are full. The
+system keeps the join way pointed at the pool's groups that still have room,
+registers auto-created rooms into their pool, and flags members of a
+verified-only pool who are not verified bank customers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Customer
+from scrm.core.errors import DomainError
+from scrm.wecom.adapter import wecom
+from scrm.wecom.errors import WeComError
+
+from .models import CustomerGroup, GroupMember, GroupPool
+
+JOIN_WAY_MAX_GROUPS = 5  # WeCom: errcode 41091 beyond this
+GROUP_MAX_MEMBERS = 500  # WeCom's hard limit; capacity (by QR) is the pool's
+# ManagerTask kinds of the groups app (shown on the manager's task list).
+TASK_KIND_MEMBER_CHECK = "group_member_check"
+TASK_KIND_NOTICE = "group_notice"
+
+
+@dataclass(frozen=True)
+class GroupFill:
+    chat_id: str
+    member_count: int
+    live: bool = True
+
+
+def rollover_plan(
+    *, groups: Sequence[GroupFill], capacity: int, current: Sequence[str]
+) -> list[str]:
+    """The chat ids the join way should hold, in the order WeCom fills them (D3).
+
+    ``groups`` are the pool's groups oldest first. The first five with room win;
+    when none has room the current list stays (minus dismissed groups), so that
+    WeCom's auto-create opens the next room. An empty answer means: leave it.
+    """
+    room = [
+        g.chat_id for g in groups if g.live and g.member_count < min(capacity, GROUP_MAX_MEMBERS)
+    ]
+    if room:
+        return room[:JOIN_WAY_MAX_GROUPS]
+    live = {g.chat_id for g in groups if g.live}
+    kept = [c for c in current if c in live]
+    if kept:
+        return kept[-JOIN_WAY_MAX_GROUPS:]
+    last_live = [g.chat_id for g in groups if g.live]
+    return last_live[-1:]
+
+
+def _pool_fills(pool: GroupPool) -> list[GroupFill]:
+    rows = (
+        CustomerGroup.objects.filter(pool=pool)
+        .order_by("wecom_created_at", "id")
+        .values_list("chat_id", "member_count", "status")
+    )
+    return [
+        GroupFill(chat_id=c, member_count=n, live=s == CustomerGroup.Status.NORMAL)
+        for c, n, s in rows
+    ]
+
+
+def _state_for(pool: GroupPool) -> str:
+    return pool.join_way_state or f"pool-{pool.pk}"
+
+
+def pool_join_way_create(*, pool_id: int) -> GroupPool:
+    """Create the pool's WeCom join way (scene 2 = QR, auto-create on) and store its QR.
+
+    The pool needs at least one group: WeCom requires a non-empty ``chat_id_list``.
+    """
+    with transaction.atomic():
+        pool = GroupPool.objects.select_for_update().get(pk=pool_id)
+        if pool.join_way_config_id:
+            return pool
+        plan = rollover_plan(groups=_pool_fills(pool), capacity=pool.capacity, current=[])
+        if not plan:
+            raise DomainError("pool_no_group", _("请先为群池选择至少一个客户群"))
+        state = _state_for(pool)
+        try:
+            config_id = wecom.join_way_add(
+                scene=2,
+                remark=pool.name[:30],
+                auto_create_room=1,
+                room_base_name=(pool.room_base_name or pool.name)[:40],
+                room_base_id=pool.room_base_id,
+                chat_id_list=plan,
+                state=state,
+            )
+            way = wecom.join_way_get(config_id)
+        except WeComError as exc:
+            raise DomainError(
+                "wecom_failed", _("企业微信创建进群方式失败：%(e)s") % {"e": exc.errmsg}
+            ) from exc
+        pool.join_way_config_id = config_id
+        pool.join_way_state = state
+        pool.qr_code = way.get("qr_code") or ""
+        pool.join_way_chat_ids = list(way.get("chat_id_list") or plan)
+        pool.rolled_over_at = timezone.now()
+        # save() so the routing index (which shows the QR) is refreshed.
+        pool.save(
+            update_fields=[
+                "join_way_config_id",
+                "join_way_state",
+                "qr_code",
+                "join_way_chat_ids",
+                "rolled_over_at",
+                "updated_at",
+            ]
+        )
+        return pool
+
+
+def pool_rotate_join_way(*, pool_id: int, refresh: bool = False) -> bool:
+    """Point the join way at the groups with room; True when WeCom was updated.
+
+    One rotation per pool at a time (row lock across the call), and WeCom is
+    written only when the plan differs from what the join way holds. ``refresh``
+    first re-reads the join way (WeCom changes it itself when it opens a room).
+    """
+    with transaction.atomic():
+        pool = GroupPool.objects.select_for_update().filter(pk=pool_id).first()
+        if pool is None or not pool.join_way_config_id or not pool.is_active:
+            return False
+        current = list(pool.join_way_chat_ids or [])
+        if refresh:
+            way = wecom.join_way_get(pool.join_way_config_id)
+            current = list(way.get("chat_id_list") or [])
+            GroupPool.objects.filter(pk=pool.pk).update(
+                join_way_chat_ids=current, room_base_id=int(way.get("room_base_id") or 1)
+            )
+        plan = rollover_plan(groups=_pool_fills(pool), capacity=pool.capacity, current=current)
+        if not plan or plan == current:
+            return False
+        wecom.join_way_update(pool.join_way_config_id, chat_id_list=plan)
+        GroupPool.objects.filter(pk=pool.pk).update(
+            join_way_chat_ids=plan, rolled_over_at=timezone.now()
+        )
+        return True
+
+
+def pool_for_new_group(*, group: CustomerGroup, state: str = "") -> GroupPool | None:
+    """The pool a room WeCom opened belongs to: by the join way's ``state``, else by
+    ``room_base_name`` (the room is named base name + number) and owner."""
+    pools = GroupPool.objects.filter(is_active=True).exclude(join_way_config_id="")
+    if state:
+        pool = pools.filter(join_way_state=state).first()
+        if pool is not None:
+            return pool
+    if not group.name:
+        return None
+    for pool in pools.exclude(room_base_name="").order_by("-room_base_name"):
+        suffix = group.name[len(pool.room_base_name) :].strip()
+        same_owner = pool.owner_id is None or pool.owner_id == group.owner_id
+        if group.name.startswith(pool.room_base_name) and suffix.isdigit() and same_owner:
+            return pool
+    return None
+
+
+@transaction.atomic
+def group_register_in_pool(*, group_id: int, pool_id: int) -> bool:
+    """Put an unpooled group into a pool (an auto-created room); idempotent."""
+    pool = GroupPool.objects.get(pk=pool_id)
+    return bool(
+        CustomerGroup.objects.filter(pk=group_id, pool__isnull=True).update(
+            pool=pool, region=pool.region
+        )
+    )
+
+
+def members_flag_unverified(*, group: CustomerGroup, userids: Sequence[str]) -> int:
+    """D4: in a verified-only pool's group, flag customers who are not verified
+    (or unknown to the bank) and put a check on the owner's task list."""
+    from groups.sop.worklist import task_ensure
+
+    pool = group.pool
+    if pool is None or not pool.verified_only or not userids:
+        return 0
+    verified = set(
+        Customer.objects.filter(external_userid__in=userids, verified_at__isnull=False).values_list(
+            "external_userid", flat=True
+        )
+    )
+    suspects = [u for u in userids if u not in verified]
+    if not suspects:
+        return 0
+    flagged = list(
+        GroupMember.objects.filter(
+            group=group,
+            userid__in=suspects,
+            member_type=GroupMember.MemberType.CUSTOMER,
+            is_active=True,
+        ).select_related("customer")
+    )
+    GroupMember.objects.filter(pk__in=[m.pk for m in flagged]).update(flagged_unverified=True)
+    if group.owner is not None:
+        today = timezone.localdate()
+        for member in flagged:
+            who = member.name or member.userid
+            task_ensure(
+                staff=group.owner,
+                kind=TASK_KIND_MEMBER_CHECK,
+                title=_("核实群成员：%(who)s（%(group)s）") % {"who": who, "group": group},
+                detail=_("该群仅限本行认证客户，此成员尚未认证。请核实身份，必要时移出群聊。"),
+                dedupe_key=f"group-member-check:{group.pk}:{member.userid}",
+                due_date=today,
+                customer=member.customer,
+                group=group,
+                priority=1,
+            )
+    return len(flagged)
+
+
+def group_follow_up(*, group: CustomerGroup, result, state: str = "") -> None:
+    """After a group was re-read from WeCom: pool registration, rollover, gate, notice.
+
+    Safe to repeat: registration and flags are guarded updates, tasks are deduped,
+    and the join way is written only when its groups must change.
+    """
+    from .welcome import group_notice_follow_up, pool_welcome_new_group
+
+    registered = False
+    if group.pool_id is None and (state or result.created):
+        pool = pool_for_new_group(group=group, state=state)
+        if pool is not None and group_register_in_pool(group_id=group.pk, pool_id=pool.pk):
+            registered = True
+            group.refresh_from_db()
+    if group.pool_id is None:
+        return
+    group = CustomerGroup.objects.select_related("pool", "owner").get(pk=group.pk)
+    if registered:
+        pool_welcome_new_group(group=group)
+    if registered or result.members_added or result.members_removed:
+        pool_rotate_join_way(pool_id=group.pool_id, refresh=registered)
+    if result.joined_customers:
+        members_flag_unverified(group=group, userids=result.joined_customers)
+    if registered or not result.members_skipped:
+        group_notice_follow_up(group=group)
