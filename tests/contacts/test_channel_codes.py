@@ -1,0 +1,118 @@
+"""D2 channel codes: contact ways kept in step with WeCom; a missed welcome becomes a task (D11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts.channels import channel_code_push, channel_figures
+from contacts.models import ChannelCode, Customer, FollowRelation, TimelineEntry
+from groups.sop.models import ManagerTask
+from tests.factories import ChannelCodeFactory
+from tests.wecom.events import scan_and_process
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def corp(wecom_sandbox, cast):
+    wecom_sandbox.control(
+        "staff",
+        users=[{"userid": "lina", "name": "李娜"}, {"userid": "chenjing", "name": "陈静"}],
+    )
+    return wecom_sandbox
+
+
+def _ways(sandbox) -> dict[str, dict]:
+    return {w["config_id"]: w for w in sandbox.state()["contact_ways"]}
+
+
+def test_rotation_edits_and_deactivation_follow_the_channel_in_wecom(corp, cast, client):
+    channel = ChannelCodeFactory(state="offline-coffee", name="咖啡店活动")
+    channel.staff.set([cast.staff_a])
+    channel = channel_code_push(channel_id=channel.pk)
+    assert _ways(corp)[channel.config_id]["type"] == 1
+
+    # Several staff in rotation: WeCom needs a type-2 way, so the code is replaced.
+    channel.staff.set([cast.staff_a, cast.staff_b])
+    old_config = channel.config_id
+    channel = channel_code_push(channel_id=channel.pk)
+    way = _ways(corp)[channel.config_id]
+    assert old_config not in _ways(corp)
+    assert (way["type"], sorted(way["user"])) == (2, ["chenjing", "lina"])
+    first = corp.control("scan", config_id=channel.config_id)["userid"]
+    second = corp.control("scan", config_id=channel.config_id)["userid"]
+    assert {first, second} == {"lina", "chenjing"}
+
+    client.force_login(cast.ops)
+    form = {
+        "name": "咖啡店活动",
+        "channel_type": "offline_event",
+        "state": channel.state,
+        "is_active": "on",
+        "skip_verify": "",
+        "staff": [str(cast.staff_a.pk), str(cast.staff_b.pk)],
+    }
+    response = client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    assert response.status_code == 302
+    assert _ways(corp)[channel.config_id]["skip_verify"] is False
+    assert _ways(corp)[channel.config_id]["state"] == "offline-coffee"
+
+    # Deactivated: the QR code stops working in WeCom; the channel and its figures stay.
+    del form["is_active"]
+    client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    channel.refresh_from_db()
+    assert corp.state()["contact_ways"] == [] and channel.config_id == ""
+
+    form["is_active"] = "on"
+    client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    assert len(corp.state()["contact_ways"]) == 1
+    client.post(f"/admin/contacts/channelcode/{channel.pk}/delete/", {"post": "yes"})
+    assert corp.state()["contact_ways"] == []
+    assert not ChannelCode.objects.filter(pk=channel.pk).exists()
+
+
+def test_wecom_refusing_a_channel_is_explained_to_ops(corp, cast, client):
+    corp.fault("externalcontact/add_contact_way", errcode=41045, times=1)
+    client.force_login(cast.ops)
+    response = client.post(
+        "/admin/contacts/channelcode/add/",
+        {
+            "name": "外呼",
+            "channel_type": "outbound_call",
+            "state": "",
+            "skip_verify": "on",
+            "is_active": "on",
+            "staff": [str(cast.staff_a.pk)],
+        },
+        follow=True,
+    )
+    assert "联系我二维码数量已达上限" in response.content.decode()
+    assert ChannelCode.objects.get(name="外呼").config_id == ""
+
+
+def test_a_spent_welcome_code_gives_the_manager_a_greeting_task(corp, cast):
+    """D5/D11: the welcome code lives 20 seconds; when it is gone the manager greets by hand."""
+    ChannelCodeFactory(state="ch-late", welcome_text="{客户名称}您好")
+    corp.control("config", welcome_code_ttl_s=0)
+    result, event = scan_and_process(corp, userid="lina", state="ch-late", name="周敏")
+    assert event.status == "done"
+    relation = FollowRelation.objects.get(customer__external_userid=result["external_userid"])
+    assert TimelineEntry.objects.filter(kind="welcome_failed").count() == 1
+    greet = ManagerTask.objects.get(dedupe_key=f"welcome_failed:{relation.pk}")
+    assert greet.staff == cast.staff_a and "周敏" in greet.title
+    assert ManagerTask.objects.filter(dedupe_key=f"new_friend:{relation.pk}").count() == 1
+
+
+def test_figures_count_adds_removals_and_verified_first_touches(corp, cast):
+    from django.utils import timezone
+
+    channel = ChannelCodeFactory(state="txn-alert")
+    a, _ = scan_and_process(corp, userid="lina", state="txn-alert")
+    scan_and_process(corp, userid="lina", state="txn-alert")
+    corp.control("customer_deletes_staff", userid="lina", external_userid=a["external_userid"])
+    from contacts.events import on_staff_deleted_by_customer
+
+    on_staff_deleted_by_customer({"UserID": "lina", "ExternalUserID": a["external_userid"]})
+    Customer.objects.filter(external_userid=a["external_userid"]).update(verified_at=timezone.now())
+    f = channel_figures(channels=[channel])[channel.pk]
+    assert (f.adds, f.removals, f.net, f.verified_share) == (2, 1, 1, 0.5)
