@@ -129,7 +129,18 @@ def _count_first_touch(verified: bool):
 class ChannelCodeForm(forms.ModelForm):
     class Meta:
         model = ChannelCode
-        fields = "__all__"
+        fields = (
+            "name",
+            "channel_type",
+            "state",
+            "is_active",
+            "skip_verify",
+            "staff",
+            "tags",
+            "welcome_text",
+            "welcome_content",
+            "invite_pool",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -65,7 +65,10 @@ def welcome_content(cast):
         title="周三美食福利",
         text="本周三美食五折",
         attachments=[
-            {"msgtype": "link", "link": {"title": "周三美食五折", "url": "https://bank.example/food"}}
+            {
+                "msgtype": "link",
+                "link": {"title": "周三美食五折", "url": "https://bank.example/food"},
+            }
         ],
     )
     services.content_submit(actor=cast.ops, content_id=content.pk)
@@ -131,9 +134,7 @@ def test_a_channel_made_in_the_admin_brings_a_tagged_welcomed_customer_with_a_ta
 
     scan = wired.control("scan", config_id=channel.config_id, name="刘洋")
     assert scan["deliveries"] == [[200]]
-    wait_for(
-        lambda: InboxEvent.objects.filter(status="done").count() == 1, what="the add event"
-    )
+    wait_for(lambda: InboxEvent.objects.filter(status="done").count() == 1, what="the add event")
     customer = Customer.objects.get()
     assert customer.external_userid == scan["external_userid"]
     assert customer.first_channel == channel and customer.first_state == channel.state
@@ -175,9 +176,7 @@ def test_a_channel_made_in_the_admin_brings_a_tagged_welcomed_customer_with_a_ta
     # A second channel, served by another manager: the first touch stays.
     other = _admin_add_channel(client, name="朋友圈海报", staff=[cast.staff_b.pk])
     wired.control("scan", config_id=other.config_id, external_userid=customer.external_userid)
-    wait_for(
-        lambda: InboxEvent.objects.filter(status="done").count() == 2, what="the second add"
-    )
+    wait_for(lambda: InboxEvent.objects.filter(status="done").count() == 2, what="the second add")
     customer.refresh_from_db()
     assert customer.first_channel == channel
     assert Customer.objects.count() == 1 and customer.follows.count() == 2
