@@ -25,7 +25,7 @@ from .pools import TASK_KIND_NOTICE
 
 
 def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()) == " ".join(b.split())
+    return "".join(a.split()) == "".join(b.split())
 
 
 def pool_welcome_update(*, pool_id: int, text: str) -> GroupPool:
