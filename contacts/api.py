@@ -80,7 +80,9 @@ class CustomerBindApi(APIView):
     def post(self, request, pk: int):
         body = BindSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        customer = customer_bind_by_manager(user=request.user, customer_id=pk, **body.validated_data)
+        customer = customer_bind_by_manager(
+            user=request.user, customer_id=pk, **body.validated_data
+        )
         return Response(CustomerSerializer(customer).data)
 
 
@@ -165,6 +167,6 @@ class BankRecordImportApi(APIView):
             rows = body.validated_data["rows"]
             source = "api"
         result = bank_records_import(rows=rows, actor=request.user, request=request, source=source)
-        return Response(BankImportResultSerializer(result.as_dict()).data, status=status.HTTP_200_OK)
-
-
+        return Response(
+            BankImportResultSerializer(result.as_dict()).data, status=status.HTTP_200_OK
+        )

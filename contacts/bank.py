@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from scrm.core.audit import audit_record
 from scrm.core.errors import DomainError
@@ -52,6 +53,12 @@ _TRUE = {"1", "y", "yes", "true", "是", "有", "已绑定"}
 _FALSE = {"", "0", "n", "no", "false", "否", "无", "未绑定"}
 _AUM = {v: v for v in BankRecord.AumBracket.values} | {
     str(label): value for value, label in BankRecord.AumBracket.choices
+}
+# Translated only when a row is wrong: gettext per good row would dominate a big import.
+_FLAG_LABELS = {
+    "debit_card": gettext_noop("本行借记卡"),
+    "credit_card": gettext_noop("本行信用卡"),
+    "other_bank_card": gettext_noop("他行卡"),
 }
 MAX_ERRORS_KEPT = 1000
 _COPY_BATCH = 50_000
@@ -216,16 +223,12 @@ def validate_row(row: Mapping) -> tuple[tuple | None, list[str]]:
         maturity = None
         errors.append(_("产品到期日格式不正确（应为 YYYY-MM-DD）"))
     flags = []
-    for column, label in (
-        ("debit_card", _("本行借记卡")),
-        ("credit_card", _("本行信用卡")),
-        ("other_bank_card", _("他行卡")),
-    ):
+    for column in ("debit_card", "credit_card", "other_bank_card"):
         try:
             flags.append(_flag(row.get(column)))
         except ValueError:
             flags.append(False)
-            errors.append(_("%(column)s 应填“是”或“否”") % {"column": label})
+            errors.append(_("%(column)s 应填“是”或“否”") % {"column": _(_FLAG_LABELS[column])})
     aum_text = _text(row.get("aum_bracket"))
     aum = _AUM.get(aum_text)
     if aum is None:
@@ -401,6 +404,8 @@ def bank_records_import(
         if batch:
             _flush(cursor, batch)
         result.created, result.updated = _merge(cursor)
+        # Dropped now, not only on commit: the import may run inside a larger transaction.
+        cursor.execute(f"DROP TABLE {_STAGE}")
         if match:
             result.matched = bank_records_match_remark_mobiles()
         audit_record(
@@ -463,9 +468,9 @@ def bank_records_match_remark_mobiles() -> int:
 
 
 _METHOD_SUMMARY = {
-    Customer.VerifyMethod.REMARK_MOBILE: "已认证为行内客户（备注手机号）",
-    Customer.VerifyMethod.MANAGER_BINDING: "已认证为行内客户（客户经理绑定）",
-    Customer.VerifyMethod.H5_PHONE: "已认证为行内客户（客户确认手机号）",
+    Customer.VerifyMethod.REMARK_MOBILE: gettext_noop("已认证为行内客户（备注手机号）"),
+    Customer.VerifyMethod.MANAGER_BINDING: gettext_noop("已认证为行内客户（客户经理绑定）"),
+    Customer.VerifyMethod.H5_PHONE: gettext_noop("已认证为行内客户（客户确认手机号）"),
 }
 
 

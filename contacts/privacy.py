@@ -87,7 +87,16 @@ def customer_pii_reveal(*, user, customer_id: int, request=None) -> dict:
     return revealed
 
 
-EXPORT_HEADER = ("客户ID", "昵称", "圈层", "首次来源渠道", "客户号", "手机号", "认证时间", "添加时间")
+EXPORT_HEADER = (
+    "客户ID",
+    "昵称",
+    "圈层",
+    "首次来源渠道",
+    "客户号",
+    "手机号",
+    "认证时间",
+    "添加时间",
+)
 
 
 @transaction.atomic

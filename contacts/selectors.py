@@ -44,7 +44,9 @@ def staff_of(user) -> Staff | None:
 def user_sees_all_customers(user) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    return user.is_superuser or user.is_staff or any(user_has_role(user, r) for r in _OPS_ROLES)
+    # Admin access (is_staff) alone is not enough: a branch manager with admin access
+    # still sees only the branch (D14).
+    return user.is_superuser or any(user_has_role(user, r) for r in _OPS_ROLES)
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
@@ -62,9 +64,7 @@ def customers_visible_to(user) -> QuerySet[Customer]:
         customer=OuterRef("pk"), status=FollowRelation.Status.ACTIVE
     )
     if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id is not None:
-        return qs.filter(
-            Exists(live.filter(Q(staff__branch_id=staff.branch_id) | Q(staff=staff)))
-        )
+        return qs.filter(Exists(live.filter(Q(staff__branch_id=staff.branch_id) | Q(staff=staff))))
     if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
         return qs.filter(Exists(live.filter(staff=staff)))
     return qs.none()

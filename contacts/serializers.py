@@ -24,7 +24,9 @@ class CustomerFilterSerializer(serializers.Serializer):
 class CustomerSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField(help_text="masked, e.g. 138****1234")
     first_channel = serializers.CharField(source="first_channel.name", default="", read_only=True)
-    customer_no = serializers.CharField(source="bank_record.customer_no", default="", read_only=True)
+    customer_no = serializers.CharField(
+        source="bank_record.customer_no", default="", read_only=True
+    )
     # Plain string: "status" choice sets differ across apps and would collide in the schema.
     status = serializers.CharField(read_only=True, help_text="active / lost / erased")
 

@@ -9,10 +9,14 @@ urlpatterns = [
     path("api/customers/export/", api.CustomerExportApi.as_view(), name="api-customer-export"),
     path("api/customers/<int:pk>/", api.CustomerDetailApi.as_view(), name="api-customer-detail"),
     path(
-        "api/customers/<int:pk>/reveal/", api.CustomerRevealApi.as_view(), name="api-customer-reveal"
+        "api/customers/<int:pk>/reveal/",
+        api.CustomerRevealApi.as_view(),
+        name="api-customer-reveal",
     ),
     path("api/customers/<int:pk>/bind/", api.CustomerBindApi.as_view(), name="api-customer-bind"),
-    path("api/customers/<int:pk>/erase/", api.CustomerEraseApi.as_view(), name="api-customer-erase"),
+    path(
+        "api/customers/<int:pk>/erase/", api.CustomerEraseApi.as_view(), name="api-customer-erase"
+    ),
     path(
         "api/customers/<int:pk>/opt-out/",
         api.CustomerOptOutApi.as_view(),

@@ -20,6 +20,12 @@ if not env.str("DATABASE_URL", default=""):
     raise RuntimeError("DATABASE_URL must be set in production")
 if not env.str("REDIS_URL", default=""):
     raise RuntimeError("REDIS_URL must be set in production")
+
+WECOM_CORP_ID = env.str("WECOM_CORP_ID")
+WECOM_SECRET = env.str("WECOM_SECRET")
+WECOM_TOKEN = env.str("WECOM_TOKEN")
+WECOM_AES_KEY = env.str("WECOM_AES_KEY")
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com/cgi-bin/")
 # Personal data at rest (D14): no demo keys in production.
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 if not FIELD_ENCRYPTION_KEY:
@@ -27,12 +33,6 @@ if not FIELD_ENCRYPTION_KEY:
 PHONE_HASH_KEY = env.str("PHONE_HASH_KEY", default="")
 if not PHONE_HASH_KEY:
     raise RuntimeError("PHONE_HASH_KEY must be set in production")
-
-WECOM_CORP_ID = env.str("WECOM_CORP_ID")
-WECOM_SECRET = env.str("WECOM_SECRET")
-WECOM_TOKEN = env.str("WECOM_TOKEN")
-WECOM_AES_KEY = env.str("WECOM_AES_KEY")
-WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com/cgi-bin/")
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
