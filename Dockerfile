@@ -28,6 +28,7 @@ RUN pip install . \
     && django-admin compilemessages --ignore '*site-packages*' \
     && SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
        ALLOWED_HOSTS=build WECOM_CORP_ID=b WECOM_SECRET=b WECOM_TOKEN=b WECOM_AES_KEY=b \
+       SCRM_PUBLIC_URL=https://build FIELD_ENCRYPTION_KEY=ZGV2LW9ubHktZmllbGQta2V5LWNoYW5nZS1tZS0wMDA= PHONE_HASH_KEY=build \
        python manage.py collectstatic --noinput
 
 USER scrm

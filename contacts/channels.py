@@ -200,7 +200,7 @@ def channel_figures(*, channels: list[ChannelCode]) -> dict[int, ChannelFigures]
 
 def join_link_url(*, token: str, channel: ChannelCode) -> str:
     """The customer's personal link to the H5 join page (their region's group pool, D3)."""
-    base = getattr(settings, "SCRM_PUBLIC_URL", "") or "http://127.0.0.1:8000"
+    base = settings.SCRM_PUBLIC_URL
     url = f"{base.rstrip('/')}/h5/join/?t={token}"
     pool = channel.invite_pool
     region = getattr(pool, "region", None) if pool is not None else None

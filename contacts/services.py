@@ -370,7 +370,7 @@ def customer_follow_up_note(
     key = f"{kind}:{relation.pk}" if relation is not None else f"{kind}:{event_key}"
     task_ensure(
         staff=staff,
-        kind=ManagerTask.Kind.NEW_FRIEND,
+        kind=kind if kind in ManagerTask.Kind.values else ManagerTask.Kind.NEW_FRIEND,
         title=f"{summary[:60]}：{customer.name or customer.external_userid}",
         detail=summary,
         dedupe_key=key[:191],

@@ -271,6 +271,7 @@ class ManagerTask(models.Model):
     class Kind(models.TextChoices):
         GROUP_MESSAGE = "group_message", _("群发待确认")
         NEW_FRIEND = "new_friend", _("新好友跟进")
+        WELCOME_FAILED = "welcome_failed", _("欢迎语未送达")
         BIRTHDAY = "birthday", _("生日关怀")
         MATURITY = "maturity", _("理财到期提醒")
         GROUP_RESCUE = "group_rescue", _("沉默群激活")
@@ -347,11 +348,17 @@ class TaskRule(models.Model):
 
     class Kind(models.TextChoices):
         NEW_FRIEND = "new_friend", _("新好友跟进")
+        BIRTHDAY = "birthday", _("生日关怀")
+        MATURITY = "maturity", _("理财到期提醒")
 
     kind = models.CharField(_("触发条件"), max_length=24, choices=Kind.choices, unique=True)
     is_active = models.BooleanField(_("启用"), default=True)
     days = models.PositiveSmallIntegerField(
-        _("天数"), default=1, help_text=_("新好友：添加后多少天内生成跟进任务")
+        _("天数"),
+        default=1,
+        help_text=_(
+            "新好友：添加后多少天内生成跟进任务；理财到期：到期前多少天提醒；生日：提前多少天提醒（0 为当天）"
+        ),
     )
     suggestion = models.ForeignKey(
         "campaigns.Content",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from django.db.models import Q
+
 from contacts.models import FollowRelation
 
 from .calendar import SHANGHAI
@@ -42,7 +44,77 @@ def _new_friend(rule: TaskRule, today: date) -> int:
     return created
 
 
-EVALUATORS = {ManagerTask.Kind.NEW_FRIEND: _new_friend}
+def _bank_customers(condition: Q):
+    """Active follow relations of verified, reachable customers whose bank record matches."""
+    return (
+        FollowRelation.objects.filter(
+            condition,
+            status=FollowRelation.Status.ACTIVE,
+            customer__bank_record__isnull=False,
+            customer__marketing_opt_out=False,
+        )
+        .select_related("customer__bank_record", "staff")
+        .order_by("customer_id", "-added_at")
+        .distinct("customer_id")  # one task per customer: their most recent manager
+    )
+
+
+def _birthday(rule: TaskRule, today: date) -> int:
+    """Customers whose birthday is ``days`` days away (0: today) get a greeting task."""
+    day = today + timedelta(days=rule.days)
+    relations = _bank_customers(
+        Q(customer__bank_record__birthday__month=day.month)
+        & Q(customer__bank_record__birthday__day=day.day)
+    )
+    created = 0
+    for relation in relations.iterator(chunk_size=2000):
+        customer = relation.customer
+        _, new = task_ensure(
+            staff=relation.staff,
+            kind=ManagerTask.Kind.BIRTHDAY,
+            title=f"生日关怀：{customer.name or customer.external_userid}",
+            detail=f"{day:%m-%d} 生日",
+            dedupe_key=f"birthday:{customer.pk}:{day.year}",
+            due_date=today if rule.days else day,
+            customer=customer,
+            suggestion=rule.suggestion,
+            priority=20,
+        )
+        created += new
+    return created
+
+
+def _maturity(rule: TaskRule, today: date) -> int:
+    """A wealth product maturing within ``days`` days: remind the manager (D11)."""
+    until = today + timedelta(days=rule.days)
+    relations = _bank_customers(
+        Q(customer__bank_record__product_maturity__gte=today)
+        & Q(customer__bank_record__product_maturity__lte=until)
+    )
+    created = 0
+    for relation in relations.iterator(chunk_size=2000):
+        customer = relation.customer
+        record = customer.bank_record
+        _, new = task_ensure(
+            staff=relation.staff,
+            kind=ManagerTask.Kind.MATURITY,
+            title=f"理财到期：{customer.name or customer.external_userid}",
+            detail=f"{record.product_name or '理财产品'} {record.product_maturity:%m-%d} 到期",
+            dedupe_key=f"maturity:{record.pk}:{record.product_maturity:%Y%m%d}",
+            due_date=today,
+            customer=customer,
+            suggestion=rule.suggestion,
+            priority=30,
+        )
+        created += new
+    return created
+
+
+EVALUATORS = {
+    ManagerTask.Kind.NEW_FRIEND: _new_friend,
+    ManagerTask.Kind.BIRTHDAY: _birthday,
+    ManagerTask.Kind.MATURITY: _maturity,
+}
 
 
 def task_rules_run(*, today: date) -> dict[str, int]:

@@ -214,14 +214,52 @@ def _finish(occurrence: SopOccurrence, status: str, reason: str) -> None:
     occurrence.save(update_fields=["status", "reason", "content_version", "group_count"])
 
 
-@transaction.atomic
 def sop_occurrence_cancel(*, occurrence_id: int, reason: str = "运营取消") -> int:
-    """Cancel a whole slot: it will not expand, and its unsent deliveries stop."""
-    occurrence = SopOccurrence.objects.select_for_update().get(pk=occurrence_id)
-    if occurrence.status in (SopOccurrence.Status.PENDING, SopOccurrence.Status.EXPANDING):
-        occurrence.status = SopOccurrence.Status.CANCELLED
-        occurrence.reason = reason
-        occurrence.save(update_fields=["status", "reason"])
-    return SopDelivery.objects.filter(
-        occurrence=occurrence, status=SopDelivery.Status.PENDING
-    ).update(status=SopDelivery.Status.CANCELLED, reason=reason)
+    """Cancel a whole slot: it will not expand, unsent deliveries stop, and mass
+    messages already waiting for owners in WeCom are withdrawn. Returns how many
+    group deliveries were stopped."""
+    from .models import SopPush
+
+    with transaction.atomic():
+        occurrence = SopOccurrence.objects.select_for_update().get(pk=occurrence_id)
+        if occurrence.status in (
+            SopOccurrence.Status.PENDING,
+            SopOccurrence.Status.EXPANDING,
+            SopOccurrence.Status.EXPANDED,
+        ):
+            occurrence.status = SopOccurrence.Status.CANCELLED
+            occurrence.reason = reason
+            occurrence.save(update_fields=["status", "reason"])
+        SopPush.objects.filter(occurrence=occurrence, status=SopPush.Status.PENDING).update(
+            status=SopPush.Status.CANCELLED, last_error=reason
+        )
+        waiting = list(
+            SopPush.objects.filter(
+                occurrence=occurrence, status=SopPush.Status.AWAITING_CONFIRM
+            ).exclude(msgid="")
+        )
+        stopped = SopDelivery.objects.filter(
+            occurrence=occurrence,
+            status__in=(SopDelivery.Status.PENDING, SopDelivery.Status.AWAITING_CONFIRM),
+        ).update(status=SopDelivery.Status.CANCELLED, reason=reason)
+    for push in waiting:
+        _withdraw(push, reason)
+    return stopped
+
+
+def _withdraw(push, reason: str) -> None:
+    """Withdraw a mass message the owner has not confirmed yet (cancel_groupmsg_send)."""
+    from scrm.wecom.adapter import wecom
+    from scrm.wecom.errors import WeComError
+
+    from .models import ManagerTask, SopPush
+
+    try:
+        wecom.group_msg_cancel(push.msgid)
+    except WeComError as exc:  # already sent or cancelled: the record says so
+        SopPush.objects.filter(pk=push.pk).update(last_error=f"撤回失败：{exc}"[:1000])
+        return
+    SopPush.objects.filter(pk=push.pk).update(status=SopPush.Status.CANCELLED, last_error=reason)
+    ManagerTask.objects.filter(push=push, status=ManagerTask.Status.OPEN).update(
+        status=ManagerTask.Status.SKIPPED, skip_reason=reason, closed_at=timezone.now()
+    )

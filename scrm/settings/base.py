@@ -23,6 +23,8 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 VAR_DIR = var_dir()
+# Where customers reach this server (links in welcome messages, H5 pages).
+SCRM_PUBLIC_URL = env.str("SCRM_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -16,6 +16,9 @@ if DEBUG:
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SCRM_PUBLIC_URL = env.str("SCRM_PUBLIC_URL")
+if not SCRM_PUBLIC_URL.startswith("https://"):
+    raise RuntimeError("SCRM_PUBLIC_URL must be the https:// address customers reach")
 if not env.str("DATABASE_URL", default=""):
     raise RuntimeError("DATABASE_URL must be set in production")
 if not env.str("REDIS_URL", default=""):

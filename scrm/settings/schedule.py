@@ -19,6 +19,24 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 600.0,
         "options": {"expires": 540},
     },
+    # Customer tags not yet in WeCom (mark_tag), batched per relation.
+    "tags-push-sweep": {
+        "task": "tagging.tasks.customer_tags_push_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+    # Hand-overs of departed staff's customers: WeCom decides within 24 hours.
+    "transfer-results-poll": {
+        "task": "contacts.tasks.transfer_results_poll",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    # The staff directory (department as branch, who left).
+    "staff-directory-sync": {
+        "task": "contacts.tasks.staff_directory_sync",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
     # Task rules (D11) put the day's follow-ups on managers' lists.
     "sop-task-rules": {
         "task": "sop.task_rules",

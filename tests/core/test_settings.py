@@ -23,6 +23,9 @@ PRODUCTION_ENV = {
     "WECOM_SECRET": "s" * 43,
     "WECOM_TOKEN": "tokentoken",
     "WECOM_AES_KEY": "a" * 43,
+    "FIELD_ENCRYPTION_KEY": "ZGV2LW9ubHktZmllbGQta2V5LWNoYW5nZS1tZS0wMDA=",
+    "PHONE_HASH_KEY": "k" * 32,
+    "SCRM_PUBLIC_URL": "https://scrm.bank.example",
 }
 
 
@@ -45,7 +48,10 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "WECOM_SECRET"])
+@pytest.mark.parametrize(
+    "missing",
+    ["SECRET_KEY", "DATABASE_URL", "WECOM_SECRET", "FIELD_ENCRYPTION_KEY", "PHONE_HASH_KEY"],
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = _manage(env, "check")

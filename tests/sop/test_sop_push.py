@@ -180,3 +180,17 @@ def test_content_naming_the_group_is_pushed_group_by_group(cast, wecom_sandbox):
         sop_push.sop_push_send(push_id=push_id)
     texts = sorted(m["text"]["content"] for m in _mass_messages(wecom_sandbox))
     assert texts == ["丙福利群0 的朋友们，周五有大活动！", "丙福利群1 的朋友们，周五有大活动！"]
+
+
+@pytest.mark.django_db
+def test_cancelling_a_slot_withdraws_mass_messages_owners_have_not_confirmed(
+    slot_due_now, wecom_sandbox
+):
+    occurrence, _ = slot_due_now
+    for push_id in sop_push.sop_pushes_create(occurrence=occurrence):
+        sop_push.sop_push_send(push_id=push_id)
+    stopped = services.sop_occurrence_cancel(occurrence_id=occurrence.pk, reason="内容有误")
+    assert stopped == 5
+    assert set(SopPush.objects.values_list("status", flat=True)) == {SopPush.Status.CANCELLED}
+    assert all(m["cancelled"] for m in _mass_messages(wecom_sandbox))
+    assert not ManagerTask.objects.filter(status=ManagerTask.Status.OPEN).exists()

@@ -150,3 +150,43 @@ def test_the_workspace_api_lists_open_tasks_with_overdue_flags(client, cast):
     assert body["overdue"] == 1
     assert body["open"][0]["overdue"] is True
     assert body["open"][0]["kind_label"] == "新好友跟进"
+
+
+def _bank_customer(staff, *, no, birthday=None, maturity=None, product=""):
+    from contacts.models import BankRecord
+
+    record = BankRecord.objects.create(
+        customer_no=no, name="客户", birthday=birthday, product_name=product,
+        product_maturity=maturity,
+    )  # fmt: skip
+    customer = CustomerFactory(name=f"客户{no}", bank_record=record, verified_at=timezone.now())
+    FollowRelationFactory(staff=staff, customer=customer)
+    return customer
+
+
+@pytest.mark.django_db
+def test_the_birthday_rule_greets_each_customer_once_on_their_day(cast, approved):
+    today = timezone.localdate()
+    TaskRule.objects.create(kind=TaskRule.Kind.BIRTHDAY, days=0, suggestion=approved)
+    born = today.replace(year=1985) if not (today.month == 2 and today.day == 29) else today
+    hers = _bank_customer(cast.staff_a, no="B1", birthday=born)
+    _bank_customer(cast.staff_a, no="B2", birthday=born + timedelta(days=3))
+    assert task_rules_run(today=today) == {"birthday": 1}
+    assert task_rules_run(today=today) == {"birthday": 0}
+    task = ManagerTask.objects.get(kind=ManagerTask.Kind.BIRTHDAY)
+    assert task.customer == hers and task.staff == cast.staff_a
+
+
+@pytest.mark.django_db
+def test_the_maturity_rule_reminds_managers_of_products_maturing_soon(cast):
+    today = timezone.localdate()
+    TaskRule.objects.create(kind=TaskRule.Kind.MATURITY, days=7)
+    _bank_customer(cast.staff_b, no="M1", maturity=today + timedelta(days=5), product="稳健理财A")
+    _bank_customer(cast.staff_b, no="M2", maturity=today + timedelta(days=30), product="B")
+    optout = _bank_customer(cast.staff_b, no="M3", maturity=today + timedelta(days=2))
+    optout.marketing_opt_out = True
+    optout.save()
+    assert task_rules_run(today=today) == {"maturity": 1}
+    task = ManagerTask.objects.get()
+    assert task.staff == cast.staff_b
+    assert "稳健理财A" in task.detail
