@@ -61,7 +61,7 @@ def _recreate(url: str, name: str, *, drop_only: bool = False) -> None:
 def bench_database(name: str, *, redis_db: int = 13) -> Iterator[dict[str, str]]:
     """Services up, a fresh database ``name``; yields the environment to hand to children."""
     from scrm.devstack import Services
-    from scrm.settings.redis import redis_url_with_db
+    from scrm.redis_urls import redis_url_with_db
 
     services = Services(adopt=False)
     try:

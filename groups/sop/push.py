@@ -131,20 +131,37 @@ def _payload(push: SopPush) -> dict:
 
 
 def _find_created(push: SopPush, now: datetime) -> str | None:
-    """The msgid of a mass message this owner created since the claim with our text."""
+    """The msgid of the mass message the dead worker created for exactly this push.
+
+    A candidate must come from this owner after the claim, carry our text, not
+    belong to another push already (the previous slot may have the same text),
+    and target exactly this push's groups.
+    """
     text = _payload(push).get("text", {}).get("content", "")
-    start = int((push.called_at - timedelta(seconds=60)).timestamp())
+    taken = set(
+        SopPush.objects.filter(owner_userid=push.owner_userid)
+        .exclude(pk=push.pk)
+        .exclude(msgid="")
+        .values_list("msgid", flat=True)
+    )
+    wanted = set(push.chat_ids)
     for message in wecom.group_msgs(
         chat_type="group",
-        start_time=start,
+        start_time=int(push.called_at.timestamp()) - 1,
         end_time=int(now.timestamp()) + 60,
         creator=push.owner_userid,
         filter_type=2,
         limit=100,
     ):
-        if message.get("creator") == push.owner_userid and (
-            (message.get("text") or {}).get("content", "") == text
-        ):
+        if message["msgid"] in taken or message.get("creator") != push.owner_userid:
+            continue
+        if (message.get("text") or {}).get("content", "") != text:
+            continue
+        targets = {
+            row.get("chat_id")
+            for row in wecom.group_msg_send_results(message["msgid"], push.owner_userid)
+        }
+        if targets == wanted:
             return message["msgid"]
     return None
 
@@ -262,7 +279,8 @@ def sop_pushes_stuck(*, now: datetime | None = None) -> list[int]:
     (broker outage) and claims left by dead workers."""
     now = now or timezone.now()
     pending = SopPush.objects.filter(
-        status=SopPush.Status.PENDING, updated_at__lt=now - timedelta(minutes=1)
+        status=SopPush.Status.PENDING,
+        updated_at__lt=now - timedelta(seconds=settings.SOP_PUSH_SWEEP_AFTER_S),
     )
     stale = SopPush.objects.filter(
         status=SopPush.Status.CALLING, called_at__lt=now - uncertain_after()
