@@ -5,17 +5,22 @@ Bulk imports encrypt hundreds of thousands of values at once; ``encrypt_many``
 produces the very same Fernet tokens (the field decrypts them), but runs AES
 over a whole batch in one call: in CBC mode a block's ciphertext is
 AES(plaintext XOR previous block), with the random IV as the first "previous
-block", so the XOR is done in Python and AES runs once per block position.
+block", so values of one padded length are laid out column by column, XORed
+with their previous blocks as one big integer, and AES runs once per block
+position over the whole group.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
 import re
 import struct
 import time
+from array import array
+from binascii import b2a_base64
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
@@ -23,6 +28,7 @@ from django.conf import settings
 _NON_DIGITS = re.compile(r"\D+")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _PADS = {n: bytes([n]) * n for n in range(1, 17)}
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def phone_normalize(raw: str | None) -> str | None:
@@ -91,35 +97,53 @@ def encrypt_many(values: list[str]) -> list[str]:
     signing_key, encryption_key = raw_key[:16], raw_key[16:]
     # ECB here is only the raw block cipher: the CBC chaining is done explicitly below.
     ecb = Cipher(algorithms.AES(encryption_key), modes.ECB()).encryptor()  # noqa: S305
-    n = len(values)
-    ivs = os.urandom(16 * n)
-    padded = []
-    for v in values:
-        data = v.encode()
-        pad = 16 - len(data) % 16  # PKCS7
-        padded.append(data + _PADS[pad])
-    blocks_needed = max(len(p) for p in padded) // 16
-    chains: list[list[bytes]] = [[] for _ in range(n)]
-    prev = [ivs[i * 16 : (i + 1) * 16] for i in range(n)]
-    from_bytes = int.from_bytes
-    for b in range(blocks_needed):
-        idx = [i for i in range(n) if len(padded[i]) > b * 16]
-        xored = b"".join(
-            (
-                from_bytes(padded[i][b * 16 : b * 16 + 16], "big") ^ from_bytes(prev[i], "big")
-            ).to_bytes(16, "big")
-            for i in idx
-        )
-        out = ecb.update(xored)
-        for k, i in enumerate(idx):
-            block = out[k * 16 : k * 16 + 16]
-            chains[i].append(block)
-            prev[i] = block
     header = b"\x80" + struct.pack(">Q", int(time.time()))
-    digest = hmac.digest
-    b64 = base64.urlsafe_b64encode
-    tokens = []
-    for i in range(n):
-        body = header + ivs[i * 16 : (i + 1) * 16] + b"".join(chains[i])
-        tokens.append(b64(body + digest(signing_key, body, "sha256")).decode())
+    # Values padding to the same number of blocks are encrypted together, one block
+    # position at a time, so every AES call and XOR covers the whole group.
+    groups: dict[int, list[int]] = {}
+    padded: list[bytes] = []
+    for i, v in enumerate(values):
+        data = v.encode()
+        data += _PADS[16 - len(data) % 16]  # PKCS7
+        padded.append(data)
+        groups.setdefault(len(data), []).append(i)
+    tokens: list[str] = [""] * len(values)
+    # HMAC-SHA256 from the key's precomputed inner and outer states: the same digest as
+    # hmac.digest, at well under half the cost per token for short messages.
+    block_key = signing_key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(x ^ 0x36 for x in block_key))
+    outer = hashlib.sha256(bytes(x ^ 0x5C for x in block_key))
+    for size, members in groups.items():
+        n = len(members)
+        words = size // 8  # a block is two 64-bit words
+        plain = array("Q", b"".join([padded[i] for i in members]))
+        ivs = os.urandom(16 * n)
+        cipher = array("Q", bytes(size * n))
+        prev = ivs
+        column = array("Q", bytes(16 * n))
+        for b in range(0, words, 2):
+            # Block b of every member, side by side: strided slices stay in C.
+            column[0::2] = plain[b::words]
+            column[1::2] = plain[b + 1 :: words]
+            xored = (
+                int.from_bytes(column.tobytes(), "little") ^ int.from_bytes(prev, "little")
+            ).to_bytes(16 * n, "little")
+            prev = ecb.update(xored)
+            out = array("Q", prev)
+            cipher[b::words] = out[0::2]
+            cipher[b + 1 :: words] = out[1::2]
+        body = cipher.tobytes()
+        encoded = []
+        for k in range(n):
+            token = header + ivs[16 * k : 16 * k + 16] + body[size * k : size * (k + 1)]
+            h = inner.copy()
+            h.update(token)
+            mac = outer.copy()
+            mac.update(h.digest())
+            encoded.append(b2a_base64(token + mac.digest(), newline=False))
+        # Tokens of one group have one length: encode to url-safe text once, then cut.
+        text = b"".join(encoded).translate(_URLSAFE).decode()
+        length = len(text) // n
+        for k, i in enumerate(members):
+            tokens[i] = text[length * k : length * (k + 1)]
     return tokens
