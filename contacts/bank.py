@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,6 +53,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _HEADER_TO_COLUMN = {h.strip().lower(): c for c, hs in COLUMNS.items() for h in hs}
 _TRUE = {"1", "y", "yes", "true", "是", "有", "已绑定"}
 _FALSE = {"", "0", "n", "no", "false", "否", "无", "未绑定"}
+_FLAGS = dict.fromkeys(_TRUE, True) | dict.fromkeys(_FALSE, False)
 _AUM = {v: v for v in BankRecord.AumBracket.values} | {
     str(label): value for value, label in BankRecord.AumBracket.choices
 }
@@ -61,7 +64,8 @@ _FLAG_LABELS = {
     "other_bank_card": gettext_noop("他行卡"),
 }
 MAX_ERRORS_KEPT = 1000
-_COPY_BATCH = 50_000
+# Small enough that loading one batch overlaps encrypting the next.
+_COPY_BATCH = 20_000
 VERIFY_TIMELINE_KIND = "verified"
 _H5_VERIFY_SALT = "contacts.h5.verify"
 _H5_ATTEMPTS = 5
@@ -104,6 +108,13 @@ def ring_for(*, debit: bool, credit: bool, other_bank: bool) -> str:
     if credit or other_bank:
         return Customer.Ring.MIDDLE
     return Customer.Ring.OUTER
+
+
+_INNER, _MIDDLE, _OUTER = (
+    Customer.Ring.INNER.value,
+    Customer.Ring.MIDDLE.value,
+    Customer.Ring.OUTER.value,
+)
 
 
 # --- reading files ---------------------------------------------------------------
@@ -167,6 +178,8 @@ def rows_from_file(*, name: str, data: bytes) -> list[dict]:
 
 
 def _text(value) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -175,80 +188,81 @@ def _text(value) -> str:
 
 
 def _date(value) -> date | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    if isinstance(value, datetime):
+    if type(value) is str:
+        text = value.strip()
+        if len(text) == 10 and text[4] == "-":
+            return date.fromisoformat(text)  # the usual YYYY-MM-DD, without the rewrites
+    elif isinstance(value, datetime):
         return value.date()
-    if isinstance(value, date):
+    elif isinstance(value, date):
         return value
-    text = _text(value).replace("/", "-")
+    else:
+        text = _text(value)
+    text = text.replace("/", "-")
     if len(text) == 8 and text.isdigit():
         text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
     return date.fromisoformat(text)
 
 
-def _flag(value) -> bool:
-    text = _text(value).lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(text)
-
-
 def validate_row(row: Mapping) -> tuple[tuple | None, list[str]]:
     """One row → (values for the staging table, []) or (None, Chinese error messages)."""
+    get = row.get
     errors: list[str] = []
-    customer_no = _text(row.get("customer_no"))
+    customer_no = _text(get("customer_no"))
     if not customer_no:
         errors.append(_("客户号不能为空"))
     elif len(customer_no) > 32:
         errors.append(_("客户号不能超过32个字符"))
-    name = _text(row.get("name"))[:64]
-    raw_phone = _text(row.get("phone"))
+    name = _text(get("name"))[:64]
+    raw_phone = _text(get("phone"))
     phone = phone_normalize(raw_phone) if raw_phone else ""
     if phone is None:
         errors.append(_("手机号格式不正确：%(value)s") % {"value": raw_phone})
-    id_number = _text(row.get("id_number")).upper()
+    id_number = _text(get("id_number")).upper()
     if len(id_number) > 32:
         errors.append(_("证件号不能超过32个字符"))
     try:
-        birthday = _date(row.get("birthday"))
+        birthday = _date(get("birthday"))
     except ValueError:
         birthday = None
         errors.append(_("生日日期格式不正确（应为 YYYY-MM-DD）"))
     try:
-        maturity = _date(row.get("product_maturity"))
+        maturity = _date(get("product_maturity"))
     except ValueError:
         maturity = None
         errors.append(_("产品到期日格式不正确（应为 YYYY-MM-DD）"))
-    flags = []
-    for column in ("debit_card", "credit_card", "other_bank_card"):
-        try:
-            flags.append(_flag(row.get(column)))
-        except ValueError:
-            flags.append(False)
-            errors.append(_("%(column)s 应填“是”或“否”") % {"column": _(_FLAG_LABELS[column])})
-    aum_text = _text(row.get("aum_bracket"))
+    debit = _FLAGS.get(_text(get("debit_card")).lower())
+    credit = _FLAGS.get(_text(get("credit_card")).lower())
+    other = _FLAGS.get(_text(get("other_bank_card")).lower())
+    if debit is None or credit is None or other is None:
+        for column, flag in (
+            ("debit_card", debit),
+            ("credit_card", credit),
+            ("other_bank_card", other),
+        ):
+            if flag is None:
+                errors.append(_("%(column)s 应填“是”或“否”") % {"column": _(_FLAG_LABELS[column])})
+    aum_text = _text(get("aum_bracket"))
     aum = _AUM.get(aum_text)
     if aum is None:
         errors.append(_("AUM 区间无法识别：%(value)s") % {"value": aum_text})
     if errors:
         return None, errors
-    debit, credit, other = flags
     return (
         customer_no,
         name,
         phone,
         id_number,
         birthday,
-        _text(row.get("branch"))[:64],
+        _text(get("branch"))[:64],
         debit,
         credit,
         other,
-        ring_for(debit=debit, credit=credit, other_bank=other),
+        _INNER if debit else _MIDDLE if credit or other else _OUTER,
         aum,
-        _text(row.get("product_name"))[:128],
+        _text(get("product_name"))[:128],
         maturity,
     ), []
 
@@ -278,91 +292,108 @@ def _keep_error(result: ImportResult, line: int, customer_no: str, messages: lis
 # --- importing --------------------------------------------------------------------
 
 _STAGE = "contacts_bank_stage"
-_STAGE_COLUMNS = (
-    "customer_no, name, phone, phone_hash, id_number, birthday, branch_code, "
+_COLUMNS = (
+    "customer_no, name, phone, phone_hash, id_number, birthday, branch_code, branch_id, "
     "has_debit_card, has_credit_card, has_other_bank_card, ring, aum_bracket, "
-    "product_name, product_maturity"
+    "product_name, product_maturity, imported_at, updated_at"
 )
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_BOOL = {True: "t", False: "f"}
+_NULL = "\\N"
 
 
-def _copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES)
-
-
-def _flush(cursor, batch: list[tuple]) -> None:
-    """Encrypt and hash a batch, then COPY it into the staging table."""
+def _copy_lines(batch: list[tuple], branches: Mapping[str, int], stamp: str) -> list[str]:
+    """Encrypt and hash a batch: one COPY line per row, columns as in ``_COLUMNS``."""
     hasher = phone_hasher()
-    phones = [r[2] for r in batch]
-    ids = [r[3] for r in batch]
-    phone_tokens = encrypt_many(phones)
-    id_tokens = encrypt_many(ids)
-    buf = io.StringIO()
-    write = buf.write
+    phone_tokens = encrypt_many([r[2] for r in batch])
+    id_tokens = encrypt_many([r[3] for r in batch])
+    esc = _COPY_ESCAPES
+    lines = []
+    append = lines.append
     for r, p_tok, i_tok in zip(batch, phone_tokens, id_tokens, strict=True):
-        write(
-            "\t".join(
-                (
-                    _copy_text(r[0]),
-                    _copy_text(r[1]),
-                    p_tok,
-                    hasher(r[2]) if r[2] else "",
-                    i_tok,
-                    r[4].isoformat() if r[4] else "\\N",
-                    _copy_text(r[5]),
-                    "t" if r[6] else "f",
-                    "t" if r[7] else "f",
-                    "t" if r[8] else "f",
-                    r[9],
-                    r[10],
-                    _copy_text(r[11]),
-                    r[12].isoformat() if r[12] else "\\N",
-                )
+        branch_id = branches.get(r[5])
+        append(
+            f"{r[0].translate(esc)}\t{r[1].translate(esc)}\t{p_tok}\t"
+            f"{hasher(r[2]) if r[2] else ''}\t{i_tok}\t"
+            f"{r[4].isoformat() if r[4] else _NULL}\t{r[5].translate(esc)}\t"
+            f"{_NULL if branch_id is None else branch_id}\t"
+            f"{_BOOL[r[6]]}\t{_BOOL[r[7]]}\t{_BOOL[r[8]]}\t{r[9]}\t{r[10]}\t"
+            f"{r[11].translate(esc)}\t{r[12].isoformat() if r[12] else _NULL}\t"
+            f"{stamp}\t{stamp}\n"
+        )
+    return lines
+
+
+_MERGE = f"""
+    WITH merged AS (
+        INSERT INTO contacts_bankrecord ({_COLUMNS})
+        SELECT {_COLUMNS} FROM {_STAGE}
+        ON CONFLICT (customer_no) DO UPDATE SET
+            name = EXCLUDED.name, phone = EXCLUDED.phone,
+            phone_hash = EXCLUDED.phone_hash, id_number = EXCLUDED.id_number,
+            birthday = EXCLUDED.birthday, branch_code = EXCLUDED.branch_code,
+            branch_id = EXCLUDED.branch_id, has_debit_card = EXCLUDED.has_debit_card,
+            has_credit_card = EXCLUDED.has_credit_card,
+            has_other_bank_card = EXCLUDED.has_other_bank_card, ring = EXCLUDED.ring,
+            aum_bracket = EXCLUDED.aum_bracket, product_name = EXCLUDED.product_name,
+            product_maturity = EXCLUDED.product_maturity, updated_at = EXCLUDED.updated_at
+        RETURNING (xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+    FROM merged
+"""  # noqa: S608 (constant identifiers only)
+
+
+class _Writer(threading.Thread):
+    """Loads encrypted batches on the import's own connection while the caller
+    validates and encrypts the next ones, so Python and PostgreSQL work side by side.
+
+    The table is locked against other writers for the import, so customer numbers
+    not in it when a batch is checked are still free when it is copied: those rows
+    go straight into the table, the others through the staging table's upsert."""
+
+    def __init__(self, raw_connection, *, table_was_empty: bool):
+        super().__init__(name="bank-import-writer", daemon=True)
+        self.cursor = raw_connection.cursor()
+        self.check_existing = not table_was_empty
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.created = 0
+        self.updated = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                self._load(*item)
+        except BaseException as exc:  # handed to the importing thread, which re-raises
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+
+    def _copy(self, table: str, lines: list[str]) -> None:
+        data = io.BytesIO("".join(lines).encode())
+        self.cursor.copy_expert(f"COPY {table} ({_COLUMNS}) FROM STDIN", data, size=1 << 20)
+
+    def _load(self, keys: list[str], lines: list[str]) -> None:
+        existing: set[str] = set()
+        if self.check_existing:
+            self.cursor.execute(
+                "SELECT customer_no FROM contacts_bankrecord WHERE customer_no = ANY(%s)", [keys]
             )
-        )
-        write("\n")
-    buf.seek(0)
-    cursor.copy_expert(f"COPY {_STAGE} ({_STAGE_COLUMNS}) FROM STDIN", buf)
-
-
-def _merge(cursor) -> tuple[int, int]:
-    cursor.execute(
-        """
-        WITH merged AS (
-            INSERT INTO contacts_bankrecord (
-                customer_no, name, phone, phone_hash, id_number, birthday, branch_code,
-                branch_id, has_debit_card, has_credit_card, has_other_bank_card, ring,
-                aum_bracket, product_name, product_maturity, imported_at, updated_at)
-            SELECT s.customer_no, s.name, s.phone, s.phone_hash, s.id_number, s.birthday,
-                   s.branch_code, b.id, s.has_debit_card, s.has_credit_card,
-                   s.has_other_bank_card, s.ring, s.aum_bracket, s.product_name,
-                   s.product_maturity, now(), now()
-            FROM contacts_bank_stage s LEFT JOIN contacts_branch b ON b.code = s.branch_code
-            ON CONFLICT (customer_no) DO UPDATE SET
-                name = EXCLUDED.name, phone = EXCLUDED.phone,
-                phone_hash = EXCLUDED.phone_hash, id_number = EXCLUDED.id_number,
-                birthday = EXCLUDED.birthday, branch_code = EXCLUDED.branch_code,
-                branch_id = EXCLUDED.branch_id, has_debit_card = EXCLUDED.has_debit_card,
-                has_credit_card = EXCLUDED.has_credit_card,
-                has_other_bank_card = EXCLUDED.has_other_bank_card, ring = EXCLUDED.ring,
-                aum_bracket = EXCLUDED.aum_bracket, product_name = EXCLUDED.product_name,
-                product_maturity = EXCLUDED.product_maturity, updated_at = now()
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-        FROM merged
-        """
-    )
-    created, updated = cursor.fetchone()
-    # A re-import may move a customer between rings (D1): keep verified customers in step.
-    cursor.execute(
-        """
-        UPDATE contacts_customer c SET ring = br.ring, updated_at = now()
-        FROM contacts_bankrecord br
-        WHERE c.bank_record_id = br.id AND c.ring <> br.ring AND c.status <> 'erased'
-        """
-    )
-    return created, updated
+            existing = {r[0] for r in self.cursor.fetchall()}
+        if not existing:
+            self._copy("contacts_bankrecord", lines)
+            self.created += len(lines)
+            return
+        fresh = [line for key, line in zip(keys, lines, strict=True) if key not in existing]
+        if fresh:
+            self._copy("contacts_bankrecord", fresh)
+        self._copy(_STAGE, [ln for k, ln in zip(keys, lines, strict=True) if k in existing])
+        self.cursor.execute(_MERGE)
+        created, updated = self.cursor.fetchone()
+        self.cursor.execute(f"TRUNCATE {_STAGE}")
+        self.created += len(fresh) + created
+        self.updated += updated
 
 
 def bank_records_import(
@@ -379,31 +410,55 @@ def bank_records_import(
     result = ImportResult()
     seen: set[str] = set()
     with transaction.atomic(), connection.cursor() as cursor:
+        # Other writers wait (readers do not): what is checked as new stays new.
+        cursor.execute("LOCK TABLE contacts_bankrecord IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("SELECT now(), NOT EXISTS (SELECT 1 FROM contacts_bankrecord)")
+        now, table_was_empty = cursor.fetchone()
+        stamp = now.isoformat()
+        cursor.execute("SELECT code, id FROM contacts_branch")
+        branches = dict(cursor.fetchall())
         cursor.execute(
             f"CREATE TEMP TABLE {_STAGE} (customer_no text, name text, phone text, "
             "phone_hash text, id_number text, birthday date, branch_code text, "
-            "has_debit_card bool, has_credit_card bool, has_other_bank_card bool, "
-            "ring text, aum_bracket text, product_name text, product_maturity date) "
+            "branch_id bigint, has_debit_card bool, has_credit_card bool, "
+            "has_other_bank_card bool, ring text, aum_bracket text, product_name text, "
+            "product_maturity date, imported_at timestamptz, updated_at timestamptz) "
             "ON COMMIT DROP"
         )
-        batch: list[tuple] = []
-        for offset, row in enumerate(rows):
-            result.total += 1
-            values, errors = validate_row(row)
-            if values is not None:
-                if values[0] in seen:
-                    errors = [_("文件内客户号重复：%(no)s") % {"no": values[0]}]
-                else:
-                    seen.add(values[0])
-                    batch.append(values)
-            if errors:
-                _keep_error(result, first_line + offset, _text(row.get("customer_no")), errors)
-            if len(batch) >= _COPY_BATCH:
-                _flush(cursor, batch)
-                batch = []
-        if batch:
-            _flush(cursor, batch)
-        result.created, result.updated = _merge(cursor)
+        writer = _Writer(connection.connection, table_was_empty=table_was_empty)
+        writer.start()
+        try:
+            batch: list[tuple] = []
+            for offset, row in enumerate(rows):
+                values, errors = validate_row(row)
+                if values is not None:
+                    if values[0] in seen:
+                        errors = [_("文件内客户号重复：%(no)s") % {"no": values[0]}]
+                    else:
+                        seen.add(values[0])
+                        batch.append(values)
+                if errors:
+                    _keep_error(result, first_line + offset, _text(row.get("customer_no")), errors)
+                if len(batch) >= _COPY_BATCH:
+                    _hand_over(writer, batch, branches, stamp)
+                    batch = []
+                result.total += 1
+            if batch:
+                _hand_over(writer, batch, branches, stamp)
+        finally:
+            writer.queue.put(None)
+            writer.join()
+        if writer.error is not None:
+            raise writer.error
+        result.created, result.updated = writer.created, writer.updated
+        # A re-import may move a customer between rings (D1): keep verified customers in step.
+        cursor.execute(
+            """
+            UPDATE contacts_customer c SET ring = br.ring, updated_at = now()
+            FROM contacts_bankrecord br
+            WHERE c.bank_record_id = br.id AND c.ring <> br.ring AND c.status <> 'erased'
+            """
+        )
         # Dropped now, not only on commit: the import may run inside a larger transaction.
         cursor.execute(f"DROP TABLE {_STAGE}")
         if match:
@@ -423,6 +478,12 @@ def bank_records_import(
             },
         )
     return result
+
+
+def _hand_over(writer: _Writer, batch: list[tuple], branches: Mapping[str, int], stamp: str):
+    if writer.error is not None:
+        raise writer.error
+    writer.queue.put(([r[0] for r in batch], _copy_lines(batch, branches, stamp)))
 
 
 # --- matching and verification (D4) ------------------------------------------------

@@ -27,6 +27,7 @@ from django.conf import settings
 
 _NON_DIGITS = re.compile(r"\D+")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_PLAIN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _PADS = {n: bytes([n]) * n for n in range(1, 17)}
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -35,6 +36,8 @@ def phone_normalize(raw: str | None) -> str | None:
     """Mainland mobile as 11 digits (``+86``/``0086`` and separators removed), or None."""
     if raw is None:
         return None
+    if type(raw) is str and len(raw) == 11 and _PLAIN_MOBILE.fullmatch(raw):
+        return raw  # already normalized: the common case in bulk imports
     digits = _NON_DIGITS.sub("", str(raw))
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
