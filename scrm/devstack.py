@@ -310,6 +310,35 @@ class Supervisor:
                 os.killpg(child.proc.pid, signal.SIGKILL)
 
 
+def web_argv(*, host: str, port: int, workers: int) -> list[str]:
+    """The web server as `make run` (and the ingest benchmark) start it."""
+    return [
+        str(Path(PYTHON).parent / "gunicorn"),
+        "scrm.wsgi",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--threads", os.environ.get("SCRM_WEB_THREADS", "8"),
+        "--worker-class", "gthread",
+        "--access-logfile", "-",
+        "--graceful-timeout", "10",
+    ]  # fmt: skip
+
+
+def worker_argv(*, name: str, concurrency: int = 2, loglevel: str = "INFO") -> list[str]:
+    """A Celery worker that yields the CPU to the web processes.
+
+    WeCom drops a callback not answered within 5 seconds, while background work
+    may lag a little: on a shared machine the worker runs at a lower priority
+    (``SCRM_WORKER_NICE``, 0 to turn off).
+    """
+    argv = [
+        str(Path(PYTHON).parent / "celery"), "-A", "scrm", "worker",
+        "-l", loglevel, "-c", str(concurrency), "-n", name,
+    ]  # fmt: skip
+    nice = int(os.environ.get("SCRM_WORKER_NICE", "10"))
+    return ["nice", "-n", str(nice), *argv] if nice else argv
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
 
@@ -375,30 +404,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("loading demo data")
         _manage(env, "seed_demo")
         sup = Supervisor(env)
-        sup.spawn(
-            "web",
-            [
-                str(Path(PYTHON).parent / "gunicorn"),
-                "scrm.wsgi",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(args.web_workers),
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
-        )
+        sup.spawn("web", web_argv(host=host, port=port, workers=args.web_workers))
+        sup.spawn("worker", worker_argv(name="worker@%h"))
         celery = str(Path(PYTHON).parent / "celery")
-        sup.spawn(
-            "worker",
-            [celery, "-A", "scrm", "worker", "-l", "INFO", "-c", "2", "-n", "worker@%h"],
-        )
         sup.spawn(
             "beat",
             [celery, "-A", "scrm", "beat", "-l", "INFO", "--pidfile", ""],
