@@ -40,7 +40,6 @@ WECOM_RATE_BLOCK_S = env.float("WECOM_RATE_BLOCK_S", default=60.0)
 WECOM_RATE_MAX_WAIT_S = env.float("WECOM_RATE_MAX_WAIT_S", default=90.0)
 
 # --- Callback inbox (scrm.wecom.inbox) ------------------------------------------------
-WECOM_NONCE_TTL_S = env.int("WECOM_NONCE_TTL_S", default=2 * WECOM_CALLBACK_MAX_SKEW_S + 60)
 WECOM_INBOX_LEASE_S = env.int("WECOM_INBOX_LEASE_S", default=120)
 WECOM_INBOX_MAX_ATTEMPTS = env.int("WECOM_INBOX_MAX_ATTEMPTS", default=6)
 WECOM_INBOX_RETRY_BASE_S = env.float("WECOM_INBOX_RETRY_BASE_S", default=10.0)

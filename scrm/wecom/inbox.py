@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .errors import WeComError, WeComPermanentError
@@ -72,26 +72,60 @@ def dedupe_key(fields: dict) -> str:
 
 _INSERT = (
     "INSERT INTO wecom_inboxevent"
-    " (dedupe_key, event, change_type, payload, received_at, status, attempts, last_error)"
-    " VALUES (%s, %s, %s, %s, %s, 'pending', 0, '')"
+    " (dedupe_key, event, change_type, payload, received_at, request_nonce,"
+    " status, attempts, last_error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, 'pending', 0, '')"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
+_SAME_REQUEST = "SELECT 1 FROM wecom_inboxevent WHERE dedupe_key = %s AND request_nonce = %s"
 
 
-def inbox_event_store(*, fields: dict) -> int | None:
-    """Store one decrypted event; the new row's id, or None if it was already there."""
+class ReplayedRequest(Exception):
+    """The very request that delivered a stored event, sent again."""
+
+
+def inbox_event_store(*, fields: dict, request_nonce: str = "") -> int | None:
+    """Store one decrypted event; the new row's id, or None if it was already there.
+
+    ``request_nonce`` ("timestamp:nonce") is kept with the row; if the event is
+    already stored under the same one, the request is a replay and
+    :class:`ReplayedRequest` is raised (a WeCom retry carries a fresh nonce).
+
+    One round trip: instead of Django's per-request health check of a reused
+    connection (a ``SELECT 1``), the INSERT itself is the check, and a
+    connection found dead is replaced and the INSERT run again (it is
+    idempotent).
+    """
+    values = [
+        dedupe_key(fields),
+        str(fields.get("Event") or fields.get("MsgType") or "")[:64],
+        str(fields.get("ChangeType") or "")[:64],
+        json.dumps(fields, ensure_ascii=False),
+        timezone.now(),
+        request_nonce[:100],
+    ]
+    reused = connection.connection is not None and not connection.in_atomic_block
+    if reused:
+        connection.health_check_done = True
+    try:
+        return _insert(values)
+    except (InterfaceError, OperationalError):
+        if not reused:
+            raise
+        logger.warning("database connection lost; storing the callback on a new one")
+        connection.close()
+        return _insert(values)
+
+
+def _insert(values: list) -> int | None:
+    key, request_nonce = values[0], values[-1]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT,
-            [
-                dedupe_key(fields),
-                str(fields.get("Event") or fields.get("MsgType") or "")[:64],
-                str(fields.get("ChangeType") or "")[:64],
-                json.dumps(fields, ensure_ascii=False),
-                timezone.now(),
-            ],
-        )
+        cursor.execute(_INSERT, values)
         row = cursor.fetchone()
+        if row is None and request_nonce:
+            cursor.execute(_SAME_REQUEST, [key, request_nonce])
+            if cursor.fetchone():
+                raise ReplayedRequest(request_nonce)
     return row[0] if row else None
 
 
@@ -106,7 +140,7 @@ class _Publisher:
     A process that dies with ids still queued leaves them to the sweeper too.
     """
 
-    def __init__(self, *, max_batch: int = 200, linger_s: float = 0.01, pause_s: float = 5.0):
+    def __init__(self, *, max_batch: int = 500, linger_s: float = 0.05, pause_s: float = 5.0):
         self.max_batch = max_batch
         self.linger_s = linger_s
         self.pause_s = pause_s
@@ -177,70 +211,104 @@ class Outcome:
     retry_in: float | None = None
 
 
-def _claim(event_id: int) -> bool:
+_CLAIM = (
+    "UPDATE wecom_inboxevent SET status = 'processing', lease_until = %s,"
+    " attempts = attempts + 1"
+    " WHERE id = ANY(%s) AND (status = 'pending' OR (status = 'processing' AND lease_until < %s))"
+    " RETURNING id, event, change_type, payload, attempts, last_error"
+)
+
+
+@dataclass
+class _Claimed:
+    pk: int
+    event: str
+    change_type: str
+    payload: dict
+    attempts: int
+    last_error: str
+
+
+def _claim(event_ids: list[int]) -> list[_Claimed]:
+    """Claim every row that is free (one UPDATE): done rows and live leases are skipped."""
     now = timezone.now()
-    return bool(
-        InboxEvent.objects.filter(id=event_id)
-        .filter(
-            Q(status=InboxEvent.Status.PENDING)
-            | Q(status=InboxEvent.Status.PROCESSING, lease_until__lt=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM,
+            [now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S), list(event_ids), now],
         )
-        .update(
-            status=InboxEvent.Status.PROCESSING,
-            lease_until=now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
-            attempts=F("attempts") + 1,
-        )
-    )
+        rows = [_Claimed(*row) for row in cursor.fetchall()]
+    for row in rows:
+        if isinstance(row.payload, str):  # a raw cursor may hand back jsonb as text
+            row.payload = json.loads(row.payload)
+    return sorted(rows, key=lambda row: row.pk)  # WeCom's order of arrival
 
 
 def inbox_event_process(*, event_id: int) -> Outcome:
     """Claim the row, run its handler, and record what happened."""
+    return inbox_events_process(event_ids=[event_id]).get(event_id, Outcome("skipped"))
+
+
+def inbox_events_process(*, event_ids: list[int]) -> dict[int, Outcome]:
+    """Process many rows: one claim, the handlers in order, one update per outcome.
+
+    Rows another worker holds (or that are finished) are left out of the result.
+    A crash part-way leaves the claimed rows to the sweeper once their lease
+    runs out; the handlers are idempotent, so running one again changes nothing.
+    """
+    from .client import triggered_by
     from .dispatch import handler_for
 
-    if not _claim(event_id):
-        return Outcome("skipped")  # done already, or another worker holds the lease
-    row = InboxEvent.objects.get(id=event_id)
-    handler = handler_for(row.payload)
-    if handler is None:
-        _finish(row, InboxEvent.Status.IGNORED)
-        return Outcome(InboxEvent.Status.IGNORED)
-    from .client import triggered_by
+    outcomes: dict[int, Outcome] = {}
+    finished: dict[str, list[int]] = {InboxEvent.Status.DONE: [], InboxEvent.Status.IGNORED: []}
+    for row in _claim(event_ids):
+        handler = handler_for(row.payload)
+        if handler is None:
+            finished[InboxEvent.Status.IGNORED].append(row.pk)
+            outcomes[row.pk] = Outcome(InboxEvent.Status.IGNORED)
+            continue
+        try:
+            with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
+                handler(row.payload)
+        except Exception as exc:
+            outcomes[row.pk] = _failed(row, exc)
+            continue
+        finished[InboxEvent.Status.DONE].append(row.pk)
+        outcomes[row.pk] = Outcome(InboxEvent.Status.DONE)
+    for status, ids in finished.items():
+        if ids:
+            InboxEvent.objects.filter(id__in=ids).update(
+                status=status, lease_until=None, processed_at=timezone.now()
+            )
+    return outcomes
 
-    try:
-        with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
-            handler(row.payload)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        permanent = isinstance(exc, WeComPermanentError) or (
-            not isinstance(exc, WeComError) and isinstance(exc, (KeyError, ValueError, TypeError))
-        )
-        if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
-            _finish(row, InboxEvent.Status.DEAD, error=error)
-            logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
-            return Outcome(InboxEvent.Status.DEAD)
-        delay = min(
-            settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
-            settings.SCRM_MAX_COUNTDOWN_S,
-        )
-        InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
-            status=InboxEvent.Status.PENDING,
+
+def _failed(row: _Claimed, exc: Exception) -> Outcome:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    permanent = isinstance(exc, WeComPermanentError) or (
+        not isinstance(exc, WeComError) and isinstance(exc, (KeyError, ValueError, TypeError))
+    )
+    if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
+        InboxEvent.objects.filter(id=row.pk).update(
+            status=InboxEvent.Status.DEAD,
             lease_until=None,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            processed_at=timezone.now(),
             last_error=error,
         )
-        logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
-        return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
-    _finish(row, InboxEvent.Status.DONE)
-    return Outcome(InboxEvent.Status.DONE)
-
-
-def _finish(row: InboxEvent, status: str, *, error: str = "") -> None:
-    InboxEvent.objects.filter(id=row.pk).update(
-        status=status,
-        lease_until=None,
-        processed_at=timezone.now(),
-        last_error=error or row.last_error,
+        logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
+        return Outcome(InboxEvent.Status.DEAD)
+    delay = min(
+        settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
+        settings.SCRM_MAX_COUNTDOWN_S,
     )
+    InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
+        status=InboxEvent.Status.PENDING,
+        lease_until=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        last_error=error,
+    )
+    logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
+    return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
 
 
 def inbox_sweep(*, older_than_s: float | None = None) -> list[int]:

@@ -46,6 +46,9 @@ class InboxEvent(models.Model):
     change_type = models.CharField(_("变更类型"), max_length=64, blank=True)
     payload = models.JSONField(_("事件内容"), default=dict)
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+    # "timestamp:nonce" of the request that delivered it: the same request sent
+    # again is a replay (refused), a WeCom retry comes with a fresh nonce.
+    request_nonce = models.CharField(_("请求随机串"), max_length=100, blank=True)
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.PENDING
     )

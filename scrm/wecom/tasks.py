@@ -26,9 +26,15 @@ def inbox_process(event_id: int) -> str:
 @shared_task(name="scrm.wecom.tasks.inbox_process_batch", acks_late=True, ignore_result=True)
 def inbox_process_batch(event_ids: list[int]) -> int:
     """Many rows in one message (the webhook's publisher batches bursts)."""
-    for event_id in event_ids:
-        inbox_process(event_id)
-    return len(event_ids)
+    from .inbox import inbox_events_process
+
+    outcomes = inbox_events_process(event_ids=event_ids)
+    for event_id, outcome in outcomes.items():
+        if outcome.retry_in is not None:
+            inbox_process.apply_async(
+                (event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S)
+            )
+    return len(outcomes)
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)

@@ -1,69 +1,23 @@
 """The WeCom callback endpoint: verify, decrypt, store, answer ``success``. Nothing else.
 
 Everything that can be slow (API calls, domain writes) happens in the worker;
-the request does one INSERT … ON CONFLICT DO NOTHING and enqueues on commit.
+the request does one INSERT … ON CONFLICT DO NOTHING (no Redis: a broker outage
+cannot refuse a callback) and hands the id to a batching publisher.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
 
-import redis
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .crypto import CallbackError, decrypt_echostr, decrypt_event, keys_from_settings
-from .inbox import inbox_event_enqueue_on_commit, inbox_event_store
+from .inbox import ReplayedRequest, inbox_event_enqueue_on_commit, inbox_event_store
 
 logger = logging.getLogger(__name__)
-
-
-class _NonceGuard:
-    """Refuses a nonce seen within the replay window (Redis SET NX with a TTL).
-
-    If Redis is unreachable the guard lets requests through for a few seconds
-    (and logs it): the signature and timestamp checks still hold, and the
-    inbox's unique key still collapses replays; losing real events would be worse.
-    """
-
-    def __init__(self) -> None:
-        self._client: redis.Redis | None = None
-        self._url = ""
-        self.skip_until = 0.0
-        self.lock = threading.Lock()
-
-    def client(self) -> redis.Redis:
-        if self._client is None or self._url != settings.REDIS_URL:
-            with self.lock:
-                self._url = settings.REDIS_URL
-                self._client = redis.Redis.from_url(
-                    self._url, socket_timeout=0.5, socket_connect_timeout=0.5
-                )
-        return self._client
-
-    def first_use(self, nonce: str, timestamp: str) -> bool:
-        if time.monotonic() < self.skip_until:
-            return True
-        try:
-            key = f"scrm:wecom:nonce:{timestamp}:{nonce}"
-            return bool(self.client().set(key, "1", nx=True, ex=settings.WECOM_NONCE_TTL_S))
-        except redis.RedisError as exc:
-            self.skip_until = time.monotonic() + 5
-            logger.warning(
-                "nonce check skipped: redis unavailable", extra={"error": type(exc).__name__}
-            )
-            return True
-
-    def forget(self, nonce: str, timestamp: str) -> None:
-        with contextlib.suppress(redis.RedisError):
-            self.client().delete(f"scrm:wecom:nonce:{timestamp}:{nonce}")
-
-
-nonces = _NonceGuard()
 
 
 def _refuse(request: HttpRequest, error: CallbackError) -> HttpResponse:
@@ -124,15 +78,12 @@ def callback(request: HttpRequest) -> HttpResponse:
             timestamp=timestamp,
             nonce=nonce,
         )
-        if not nonces.first_use(nonce, timestamp):
-            raise CallbackError("replayed nonce", 409)
+        # One round trip: the INSERT also tells a replay of this very request.
+        event_id = inbox_event_store(fields=fields, request_nonce=f"{timestamp}:{nonce}")
+    except ReplayedRequest:
+        return _refuse(request, CallbackError("replayed request", 409))
     except CallbackError as error:
         return _refuse(request, error)
-    try:
-        event_id = inbox_event_store(fields=fields)
-    except Exception:
-        nonces.forget(nonce, timestamp)  # let WeCom's retry of this very request through
-        raise
     if event_id is not None:
         inbox_event_enqueue_on_commit(event_id)
     return HttpResponse("success", content_type="text/plain")
