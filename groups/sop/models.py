@@ -275,6 +275,8 @@ class ManagerTask(models.Model):
         BIRTHDAY = "birthday", _("生日关怀")
         MATURITY = "maturity", _("理财到期提醒")
         GROUP_RESCUE = "group_rescue", _("沉默群激活")
+        GROUP_MEMBER_CHECK = "group_member_check", _("入群核对")
+        GROUP_NOTICE = "group_notice", _("群公告发布")
         LEAD_ACTIVATION = "lead_activation", _("存量客户激活")
         NO_CONTACT = "no_contact", _("久未联系")
 
