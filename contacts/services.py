@@ -124,6 +124,7 @@ def follow_relation_upsert(
         },
     )
     if created:
+        _remark_mobiles_update(relation, info)
         return relation, True
     for key, value in values.items():
         setattr(relation, key, value)
@@ -141,7 +142,24 @@ def follow_relation_upsert(
     relation.save()
     if customer.status == Customer.Status.LOST and relation.status == FollowRelation.Status.ACTIVE:
         Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.ACTIVE)
+    _remark_mobiles_update(relation, info)
     return relation, False
+
+
+def _remark_mobiles_update(relation: FollowRelation, info: dict) -> None:
+    """Keep WeCom's remark mobiles (encrypted, hashed) and verify by them (D4)."""
+    if "remark_mobiles" not in info:
+        return  # not part of this payload: keep what we have
+    from .bank import follow_set_remark_mobiles
+    from .crypto import phone_normalize
+
+    wanted = sorted(
+        {p for p in (phone_normalize(str(m)) for m in info.get("remark_mobiles") or []) if p}
+    )
+    if ",".join(wanted) != (relation.remark_mobiles or "") or (
+        wanted and relation.customer.verified_at is None
+    ):
+        follow_set_remark_mobiles(follow=relation, mobiles=wanted)
 
 
 @transaction.atomic

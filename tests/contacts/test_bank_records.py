@@ -195,3 +195,34 @@ def test_removed_relation_does_not_verify(cast, removed):
     follow_set_remark_mobiles(follow=follow, mobiles=["13800001111"])
     customer.refresh_from_db()
     assert not customer.is_verified
+
+
+def test_remark_mobiles_from_wecom_are_kept_encrypted_and_verify_the_customer(cast):
+    from contacts.services import follow_relation_upsert
+
+    bank_records_import(rows=[{"customer_no": "C77", "phone": "13800007777"}])
+    customer = CustomerFactory()
+    info = {"userid": cast.staff_a.userid, "remark": "张先生", "createtime": 1700000000}
+    follow, _ = follow_relation_upsert(customer=customer, staff=cast.staff_a, info=info)
+    assert follow.remark_mobiles == "" and not Customer.objects.get(pk=customer.pk).is_verified
+    # A later payload (event or nightly sync) carries the manager's remark mobiles.
+    follow, _ = follow_relation_upsert(
+        customer=customer,
+        staff=cast.staff_a,
+        info={**info, "remark_mobiles": ["13900001234", "+86 138-0000-7777"]},
+    )
+    follow.refresh_from_db()
+    assert follow.remark_mobiles == "13800007777,13900001234"
+    assert set(follow.remark_mobile_hashes) == {
+        phone_hash("13800007777"),
+        phone_hash("13900001234"),
+    }
+    customer.refresh_from_db()
+    assert customer.is_verified and customer.verify_method == Customer.VerifyMethod.REMARK_MOBILE
+    # A payload without the field keeps them; an empty list clears them.
+    follow_relation_upsert(customer=customer, staff=cast.staff_a, info=info)
+    assert FollowRelation.objects.get(pk=follow.pk).remark_mobiles == "13800007777,13900001234"
+    follow_relation_upsert(
+        customer=customer, staff=cast.staff_a, info={**info, "remark_mobiles": []}
+    )
+    assert FollowRelation.objects.get(pk=follow.pk).remark_mobiles == ""
