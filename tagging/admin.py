@@ -99,3 +99,9 @@ class CustomerTagAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             services.customer_tags_push_on_commit(customer_id=obj.customer_id)
+
+    def delete_model(self, request, obj):
+        services.customer_tags_remove(rows=[obj])
+
+    def delete_queryset(self, request, queryset):
+        services.customer_tags_remove(rows=queryset.select_related("tag"))

@@ -345,6 +345,65 @@ def customer_tag_add(*, customer, tag: Tag, source: str, staff=None) -> tuple[Cu
     return row, created
 
 
+@transaction.atomic
+def customer_tags_remove(*, rows) -> int:
+    """Take tags off customers here and in WeCom (``mark_tag`` with ``remove_tag``).
+
+    The rows go at once; WeCom hears of it from a task after commit, per
+    customer. Tags WeCom never had (no ``wecom_id``) need no call.
+    """
+    rows = list(rows)
+    by_customer: dict[int, set[str]] = {}
+    for row in rows:
+        if row.tag.wecom_id:
+            by_customer.setdefault(row.customer_id, set()).add(row.tag.wecom_id)
+    CustomerTag.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    from .tasks import customer_tags_remove_push as task
+
+    for customer_id, wecom_ids in by_customer.items():
+        ids = sorted(wecom_ids)
+        transaction.on_commit(lambda c=customer_id, i=ids: task.delay(c, i))
+    return len(rows)
+
+
+def customer_tags_remove_push(*, customer_id: int, wecom_tag_ids: list[str]) -> int:
+    """Remove the given corp tags from every active relation of the customer in WeCom.
+
+    A tag the customer got back in the meantime is left alone; a relation that
+    is gone (84061) or a tag WeCom no longer knows (40068) needs nothing more.
+    """
+    from contacts.models import FollowRelation
+    from scrm.wecom.adapter import wecom
+    from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
+
+    back = set(
+        CustomerTag.objects.filter(
+            customer_id=customer_id, tag__wecom_id__in=wecom_tag_ids
+        ).values_list("tag__wecom_id", flat=True)
+    )
+    remove = sorted(set(wecom_tag_ids) - back)
+    if not remove:
+        return 0
+    relations = FollowRelation.objects.filter(
+        customer_id=customer_id,
+        status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
+    ).select_related("customer", "staff")
+    done = 0
+    for relation in relations:
+        try:
+            wecom.tags_mark(
+                userid=relation.staff.userid,
+                external_userid=relation.customer.external_userid,
+                remove=remove,
+            )
+        except WeComPermanentError as exc:
+            if exc.errcode in (NOT_EXTERNAL_CONTACT, 40068):
+                continue
+            raise
+        done += 1
+    return done
+
+
 def customer_tags_push_on_commit(*, customer_id: int) -> None:
     from .tasks import customer_tags_push as task
 

@@ -39,6 +39,25 @@ def customer_tags_push(customer_id: int) -> int:
         return push(customer_id=customer_id)
 
 
+@shared_task(
+    name="tagging.tasks.customer_tags_remove_push",
+    ignore_result=True,
+    autoretry_for=(WeComRetryableError,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def customer_tags_remove_push(customer_id: int, wecom_tag_ids: list[str]) -> int:
+    """Take corp tags removed here off the customer in WeCom too."""
+    from scrm.wecom.client import triggered_by
+
+    from .services import customer_tags_remove_push as push
+
+    with triggered_by("task:customer_tags_remove_push"):
+        return push(customer_id=customer_id, wecom_tag_ids=wecom_tag_ids)
+
+
 @shared_task(name="tagging.tasks.customer_tags_push_sweep", ignore_result=True)
 def customer_tags_push_sweep() -> int:
     """Re-send pushes the broker lost: customers with tags still unsynced after a while."""

@@ -153,3 +153,42 @@ def test_unsynced_customer_tags_reach_wecom_once_per_relation_and_only_once(
     assert all(len(m["add_tag"]) == 2 for m in marks)
     assert customer_tags_push(customer_id=customer.pk) == 0
     assert len(wecom_sandbox.state()["tag_marks"]) == 2
+
+
+def test_a_tag_removed_in_the_admin_is_removed_in_wecom_too(
+    cast, ops_client, wecom_sandbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    from scrm.celery import app
+    from tagging.services import customer_tag_add, customer_tags_push
+
+    # The removal task runs in-process (Celery's eager mode) when the delete commits.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+    wecom_sandbox.seed_staff("lina")
+    ops_client.post(
+        "/admin/tagging/taggroup/add/",
+        _group_form("兴趣", [{"name": "美食", "order": "0"}, {"name": "电影", "order": "0"}]),
+    )
+    customer = CustomerFactory(external_userid="wmUNTAG01")
+    wecom_sandbox.control(
+        "customers",
+        customers=[
+            {"external_userid": "wmUNTAG01", "name": "周敏", "follow": [{"userid": "lina"}]}
+        ],
+    )
+    FollowRelationFactory(customer=customer, staff=cast.staff_a)
+    for tag in Tag.objects.all():
+        customer_tag_add(customer=customer, tag=tag, source=CustomerTag.Source.MANUAL)
+    customer_tags_push(customer_id=customer.pk)
+    food = CustomerTag.objects.get(customer=customer, tag__name="美食")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ops_client.post(f"/admin/tagging/customertag/{food.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert list(customer.tags.values_list("tag__name", flat=True)) == ["电影"]
+    last = wecom_sandbox.state()["tag_marks"][-1]
+    assert (last["userid"], last["remove_tag"], last["add_tag"]) == (
+        "lina",
+        [food.tag.wecom_id],
+        [],
+    )
+    assert len(wecom_sandbox.state()["tag_marks"]) == 2  # one push of both, one removal
