@@ -140,7 +140,7 @@ class _Publisher:
     A process that dies with ids still queued leaves them to the sweeper too.
     """
 
-    def __init__(self, *, max_batch: int = 500, linger_s: float = 0.05, pause_s: float = 5.0):
+    def __init__(self, *, max_batch: int = 500, linger_s: float = 0.01, pause_s: float = 5.0):
         self.max_batch = max_batch
         self.linger_s = linger_s
         self.pause_s = pause_s
