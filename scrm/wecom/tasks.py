@@ -25,16 +25,14 @@ def inbox_process(event_id: int) -> str:
 
 @shared_task(name="scrm.wecom.tasks.inbox_process_batch", acks_late=True, ignore_result=True)
 def inbox_process_batch(event_ids: list[int]) -> int:
-    """Many rows in one message (the webhook's publisher batches bursts)."""
-    from .inbox import inbox_events_process
+    """Many rows in one message (the webhook's publisher batches bursts).
 
-    outcomes = inbox_events_process(event_ids=event_ids)
-    for event_id, outcome in outcomes.items():
-        if outcome.retry_in is not None:
-            inbox_process.apply_async(
-                (event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S)
-            )
-    return len(outcomes)
+    Each row is claimed just before its handler runs, so a second worker takes
+    the next rows meanwhile and sees the effects of the ones before them.
+    """
+    for event_id in event_ids:
+        inbox_process(event_id)
+    return len(event_ids)
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)
