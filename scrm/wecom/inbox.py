@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .errors import WeComError, WeComPermanentError
@@ -211,104 +211,70 @@ class Outcome:
     retry_in: float | None = None
 
 
-_CLAIM = (
-    "UPDATE wecom_inboxevent SET status = 'processing', lease_until = %s,"
-    " attempts = attempts + 1"
-    " WHERE id = ANY(%s) AND (status = 'pending' OR (status = 'processing' AND lease_until < %s))"
-    " RETURNING id, event, change_type, payload, attempts, last_error"
-)
-
-
-@dataclass
-class _Claimed:
-    pk: int
-    event: str
-    change_type: str
-    payload: dict
-    attempts: int
-    last_error: str
-
-
-def _claim(event_ids: list[int]) -> list[_Claimed]:
-    """Claim every row that is free (one UPDATE): done rows and live leases are skipped."""
+def _claim(event_id: int) -> bool:
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM,
-            [now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S), list(event_ids), now],
+    return bool(
+        InboxEvent.objects.filter(id=event_id)
+        .filter(
+            Q(status=InboxEvent.Status.PENDING)
+            | Q(status=InboxEvent.Status.PROCESSING, lease_until__lt=now)
         )
-        rows = [_Claimed(*row) for row in cursor.fetchall()]
-    for row in rows:
-        if isinstance(row.payload, str):  # a raw cursor may hand back jsonb as text
-            row.payload = json.loads(row.payload)
-    return sorted(rows, key=lambda row: row.pk)  # WeCom's order of arrival
+        .update(
+            status=InboxEvent.Status.PROCESSING,
+            lease_until=now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
+            attempts=F("attempts") + 1,
+        )
+    )
 
 
 def inbox_event_process(*, event_id: int) -> Outcome:
     """Claim the row, run its handler, and record what happened."""
-    return inbox_events_process(event_ids=[event_id]).get(event_id, Outcome("skipped"))
-
-
-def inbox_events_process(*, event_ids: list[int]) -> dict[int, Outcome]:
-    """Process many rows: one claim, the handlers in order, one update per outcome.
-
-    Rows another worker holds (or that are finished) are left out of the result.
-    A crash part-way leaves the claimed rows to the sweeper once their lease
-    runs out; the handlers are idempotent, so running one again changes nothing.
-    """
-    from .client import triggered_by
     from .dispatch import handler_for
 
-    outcomes: dict[int, Outcome] = {}
-    finished: dict[str, list[int]] = {InboxEvent.Status.DONE: [], InboxEvent.Status.IGNORED: []}
-    for row in _claim(event_ids):
-        handler = handler_for(row.payload)
-        if handler is None:
-            finished[InboxEvent.Status.IGNORED].append(row.pk)
-            outcomes[row.pk] = Outcome(InboxEvent.Status.IGNORED)
-            continue
-        try:
-            with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
-                handler(row.payload)
-        except Exception as exc:
-            outcomes[row.pk] = _failed(row, exc)
-            continue
-        finished[InboxEvent.Status.DONE].append(row.pk)
-        outcomes[row.pk] = Outcome(InboxEvent.Status.DONE)
-    for status, ids in finished.items():
-        if ids:
-            InboxEvent.objects.filter(id__in=ids).update(
-                status=status, lease_until=None, processed_at=timezone.now()
-            )
-    return outcomes
+    if not _claim(event_id):
+        return Outcome("skipped")  # done already, or another worker holds the lease
+    row = InboxEvent.objects.get(id=event_id)
+    handler = handler_for(row.payload)
+    if handler is None:
+        _finish(row, InboxEvent.Status.IGNORED)
+        return Outcome(InboxEvent.Status.IGNORED)
+    from .client import triggered_by
 
-
-def _failed(row: _Claimed, exc: Exception) -> Outcome:
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    permanent = isinstance(exc, WeComPermanentError) or (
-        not isinstance(exc, WeComError) and isinstance(exc, (KeyError, ValueError, TypeError))
-    )
-    if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
-        InboxEvent.objects.filter(id=row.pk).update(
-            status=InboxEvent.Status.DEAD,
+    try:
+        with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
+            handler(row.payload)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        permanent = isinstance(exc, WeComPermanentError) or (
+            not isinstance(exc, WeComError) and isinstance(exc, (KeyError, ValueError, TypeError))
+        )
+        if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
+            _finish(row, InboxEvent.Status.DEAD, error=error)
+            logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
+            return Outcome(InboxEvent.Status.DEAD)
+        delay = min(
+            settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
+            settings.SCRM_MAX_COUNTDOWN_S,
+        )
+        InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
+            status=InboxEvent.Status.PENDING,
             lease_until=None,
-            processed_at=timezone.now(),
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
             last_error=error,
         )
-        logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
-        return Outcome(InboxEvent.Status.DEAD)
-    delay = min(
-        settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
-        settings.SCRM_MAX_COUNTDOWN_S,
-    )
-    InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
-        status=InboxEvent.Status.PENDING,
+        logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
+        return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
+    _finish(row, InboxEvent.Status.DONE)
+    return Outcome(InboxEvent.Status.DONE)
+
+
+def _finish(row: InboxEvent, status: str, *, error: str = "") -> None:
+    InboxEvent.objects.filter(id=row.pk).update(
+        status=status,
         lease_until=None,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        last_error=error,
+        processed_at=timezone.now(),
+        last_error=error or row.last_error,
     )
-    logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
-    return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
 
 
 def inbox_sweep(*, older_than_s: float | None = None) -> list[int]:
