@@ -345,6 +345,18 @@ def customer_tag_add(*, customer, tag: Tag, source: str, staff=None) -> tuple[Cu
     return row, created
 
 
+def _relations_in_wecom(customer_id: int) -> list:
+    """The customer's relations that carry corp tags in WeCom (active or half)."""
+    from contacts.models import FollowRelation
+
+    return list(
+        FollowRelation.objects.filter(
+            customer_id=customer_id,
+            status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
+        ).select_related("customer", "staff")
+    )
+
+
 @transaction.atomic
 def customer_tags_remove(*, rows) -> int:
     """Take tags off customers here and in WeCom (``mark_tag`` with ``remove_tag``).
@@ -372,7 +384,6 @@ def customer_tags_remove_push(*, customer_id: int, wecom_tag_ids: list[str]) -> 
     A tag the customer got back in the meantime is left alone; a relation that
     is gone (84061) or a tag WeCom no longer knows (40068) needs nothing more.
     """
-    from contacts.models import FollowRelation
     from scrm.wecom.adapter import wecom
     from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
 
@@ -384,12 +395,8 @@ def customer_tags_remove_push(*, customer_id: int, wecom_tag_ids: list[str]) -> 
     remove = sorted(set(wecom_tag_ids) - back)
     if not remove:
         return 0
-    relations = FollowRelation.objects.filter(
-        customer_id=customer_id,
-        status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
-    ).select_related("customer", "staff")
     done = 0
-    for relation in relations:
+    for relation in _relations_in_wecom(customer_id):
         try:
             wecom.tags_mark(
                 userid=relation.staff.userid,
@@ -419,7 +426,6 @@ def customer_tags_push(*, customer_id: int) -> int:
     Retryable WeCom errors propagate (the task retries); a relation that is gone
     (84061) is skipped; an unknown tag id (40068) triggers a tag resync.
     """
-    from contacts.models import FollowRelation
     from scrm.wecom.adapter import wecom
     from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
 
@@ -433,12 +439,7 @@ def customer_tags_push(*, customer_id: int) -> int:
     )
     if not pending:
         return 0
-    relations = list(
-        FollowRelation.objects.filter(
-            customer_id=customer_id,
-            status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
-        ).select_related("customer", "staff")
-    )
+    relations = _relations_in_wecom(customer_id)
     tag_ids = sorted({row.tag.wecom_id for row in pending})
     for relation in relations:
         try:

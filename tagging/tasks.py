@@ -6,6 +6,16 @@ from celery import shared_task
 
 from scrm.wecom.errors import WeComRetryableError
 
+# Pushes to WeCom wait out rate limits and outages with backoff.
+_WECOM_RETRY = {
+    "ignore_result": True,
+    "autoretry_for": (WeComRetryableError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
 
 @shared_task(name="tagging.tasks.corp_tags_sync", ignore_result=True)
 def corp_tags_sync() -> dict:
@@ -22,12 +32,7 @@ def corp_tags_sync() -> dict:
 
 @shared_task(
     name="tagging.tasks.customer_tags_push",
-    ignore_result=True,
-    autoretry_for=(WeComRetryableError,),
-    retry_backoff=2,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
+    **_WECOM_RETRY,
 )
 def customer_tags_push(customer_id: int) -> int:
     """Send one customer's unsynced corp tags to WeCom (``mark_tag`` per relation)."""
@@ -41,12 +46,7 @@ def customer_tags_push(customer_id: int) -> int:
 
 @shared_task(
     name="tagging.tasks.customer_tags_remove_push",
-    ignore_result=True,
-    autoretry_for=(WeComRetryableError,),
-    retry_backoff=2,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
+    **_WECOM_RETRY,
 )
 def customer_tags_remove_push(customer_id: int, wecom_tag_ids: list[str]) -> int:
     """Take corp tags removed here off the customer in WeCom too."""
