@@ -139,14 +139,17 @@ class WorkerProcess:
         from scrm.celery import app
 
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited: {self.log.read_text()[-2000:]}")
-            replies = app.control.ping(timeout=0.5) or []
-            if any(self.name in reply for reply in replies):
-                return self
-        self.kill()  # never leave a stray worker behind
-        raise RuntimeError(f"celery worker did not answer: {self.log.read_text()[-2000:]}")
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"celery worker exited: {self.log.read_text()[-2000:]}")
+                replies = app.control.ping(timeout=0.5) or []
+                if any(self.name in reply for reply in replies):
+                    return self
+            raise RuntimeError(f"celery worker did not answer: {self.log.read_text()[-2000:]}")
+        except BaseException:
+            self.kill()  # never leave a stray worker behind, whatever went wrong
+            raise
 
     def kill(self) -> None:
         """Kill the worker and its pool processes at once (a crash, not a shutdown)."""

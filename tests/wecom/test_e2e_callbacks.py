@@ -181,10 +181,13 @@ def celery_broker(url: str):
     from scrm.celery import app
 
     def switch(to: str) -> None:
+        from kombu import pools
+
         app.conf.broker_url = to
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # app.pool comes from kombu's process-wide registry (keyed by broker URL):
+        # close and forget every pool there, or a later test gets a closed one back.
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     old = app.conf.broker_url
