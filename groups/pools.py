@@ -45,10 +45,13 @@ def rollover_plan(
     ``groups`` are the pool's groups oldest first. The first five with room win;
     when none has room the current list stays (minus dismissed groups), so that
     WeCom's auto-create opens the next room. An empty answer means: leave it.
+    A group in ``current`` that is not in ``groups`` is a room WeCom just opened
+    whose callback has not been processed yet: it has room, and stays.
     """
+    known = {g.chat_id for g in groups}
     room = [
         g.chat_id for g in groups if g.live and g.member_count < min(capacity, GROUP_MAX_MEMBERS)
-    ]
+    ] + [c for c in current if c not in known]
     if room:
         return room[:JOIN_WAY_MAX_GROUPS]
     live = {g.chat_id for g in groups if g.live}
@@ -133,14 +136,13 @@ def pool_rotate_join_way(*, pool_id: int, refresh: bool = False) -> bool:
         pool = GroupPool.objects.select_for_update().filter(pk=pool_id).first()
         if pool is None or not pool.join_way_config_id or not pool.is_active:
             return False
-        current = list(pool.join_way_chat_ids or [])
-        if refresh:
-            way = wecom.join_way_get(pool.join_way_config_id)
-            current = list(way.get("chat_id_list") or [])
-            GroupPool.objects.filter(pk=pool.pk).update(
-                join_way_chat_ids=current, room_base_id=int(way.get("room_base_id") or 1)
-            )
-        plan = rollover_plan(groups=_pool_fills(pool), capacity=pool.capacity, current=current)
+        fills = _pool_fills(pool)
+        current = _join_way_read(pool) if refresh else list(pool.join_way_chat_ids or [])
+        plan = rollover_plan(groups=fills, capacity=pool.capacity, current=current)
+        if plan and plan != current and not refresh:
+            # Our copy may be stale (WeCom adds the rooms it opens): write over what it holds.
+            current = _join_way_read(pool)
+            plan = rollover_plan(groups=fills, capacity=pool.capacity, current=current)
         if not plan or plan == current:
             return False
         wecom.join_way_update(pool.join_way_config_id, chat_id_list=plan)
@@ -148,6 +150,16 @@ def pool_rotate_join_way(*, pool_id: int, refresh: bool = False) -> bool:
             join_way_chat_ids=plan, rolled_over_at=timezone.now()
         )
         return True
+
+
+def _join_way_read(pool: GroupPool) -> list[str]:
+    """The join way's groups as WeCom holds them now (our copy is updated)."""
+    way = wecom.join_way_get(pool.join_way_config_id)
+    current = list(way.get("chat_id_list") or [])
+    GroupPool.objects.filter(pk=pool.pk).update(
+        join_way_chat_ids=current, room_base_id=int(way.get("room_base_id") or 1)
+    )
+    return current
 
 
 def pool_for_new_group(*, group: CustomerGroup, state: str = "") -> GroupPool | None:
