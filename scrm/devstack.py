@@ -253,7 +253,14 @@ class Child:
 
 
 class Supervisor:
-    """Starts children in their own process groups and stops all of them together."""
+    """Starts children in their own process groups and stops all of them together.
+
+    Process groups, not sessions: a terminal's Ctrl-C reaches only the
+    supervisor, which stops the children in order; and the children stay in
+    the supervisor's session, so on kernels that group CPU time by session
+    (autogroup) the worker's lower priority counts against the web processes
+    instead of the worker getting a whole group's share of the CPU.
+    """
 
     def __init__(self, env: dict[str, str]):
         self.env = env
@@ -268,7 +275,7 @@ class Supervisor:
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            process_group=0,
             bufsize=1,
             text=True,
             errors="replace",
@@ -329,7 +336,8 @@ def worker_argv(*, name: str, concurrency: int = 2, loglevel: str = "INFO") -> l
 
     WeCom drops a callback not answered within 5 seconds, while background work
     may lag a little: on a shared machine the worker runs at a lower priority
-    (``SCRM_WORKER_NICE``, 0 to turn off).
+    (``SCRM_WORKER_NICE``, 0 to turn off). It must share a session with the web
+    processes for that to count (see :class:`Supervisor`).
     """
     argv = [
         str(Path(PYTHON).parent / "celery"), "-A", "scrm", "worker",
