@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from .errors import WeComError, WeComPermanentError
@@ -130,67 +130,71 @@ def _insert(values: list) -> int | None:
 
 
 class _Publisher:
-    """Hands committed inbox ids to Celery from a background thread, in batches.
+    """Tells the workers, from a background thread, that committed rows are waiting.
 
-    Publishing one Celery message per callback costs more than the rest of the
-    request together; here the request only appends the id, and one message
-    carries every id that arrived in the last few milliseconds. If the broker
-    is down, publishing pauses for a while and the rows (safe in the database)
-    are re-sent by the sweeper, so a burst of callbacks keeps answering fast.
-    A process that dies with ids still queued leaves them to the sweeper too.
+    The request only adds one to a counter. A few times a second at most, one
+    Celery message (``inbox_drain``) asks a worker to process that many of the
+    oldest waiting rows: publishing costs more than the rest of the request, and
+    the workers find the rows themselves, in arrival order, whichever process
+    stored them. If the broker is down, publishing pauses for a while and the
+    rows (safe in the database) are re-sent by the sweeper, so a burst of
+    callbacks keeps answering fast; a process that dies with a count not yet
+    sent leaves its rows to the sweeper too.
     """
 
-    def __init__(self, *, max_batch: int = 500, linger_s: float = 0.01, pause_s: float = 5.0):
-        self.max_batch = max_batch
+    def __init__(self, *, linger_s: float = 0.05, max_batch: int = 100, pause_s: float = 5.0):
         self.linger_s = linger_s
+        self.max_batch = max_batch
         self.pause_s = pause_s
         self.open_until = 0.0
         self.cond = threading.Condition()
-        self.queue: list[int] = []
+        self.waiting = 0
         self.pid = 0
 
-    def submit(self, event_id: int) -> None:
+    def submit(self, count: int = 1) -> None:
         with self.cond:
             if self.pid != os.getpid():  # first use, or forked (gunicorn workers)
                 self.pid = os.getpid()
-                self.queue = []
+                self.waiting = 0
                 threading.Thread(
                     target=self._run, name="wecom-inbox-publisher", daemon=True
                 ).start()
                 atexit.register(self.flush)
-            self.queue.append(event_id)
-            self.cond.notify()
+            self.waiting += count
+            if self.waiting == count:
+                self.cond.notify()
 
-    def _take(self) -> list[int]:
+    def _take(self) -> int:
         with self.cond:
-            batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
-            return batch
+            count, self.waiting = self.waiting, 0
+            return count
 
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not self.queue:
+                while not self.waiting:
                     self.cond.wait()
-            time.sleep(self.linger_s)  # let a burst gather into one message
+            time.sleep(self.linger_s)  # let a burst gather into a few messages
             self.publish(self._take())
 
     def flush(self) -> None:
-        while batch := self._take():
-            self.publish(batch)
+        self.publish(self._take())
 
-    def publish(self, batch: list[int]) -> bool:
-        if not batch or time.monotonic() < self.open_until:
+    def publish(self, count: int) -> bool:
+        if count <= 0 or time.monotonic() < self.open_until:
             return False
-        from .tasks import inbox_process_batch
+        from .tasks import inbox_drain
 
         try:
-            inbox_process_batch.apply_async((batch,), retry=False)
+            # Several messages for a big burst, so every worker process takes a share.
+            for start in range(0, count, self.max_batch):
+                inbox_drain.apply_async((min(self.max_batch, count - start),), retry=False)
             return True
         except Exception as exc:
             self.open_until = time.monotonic() + self.pause_s
             logger.warning(
                 "broker unavailable; the inbox sweeper will send these",
-                extra={"error": type(exc).__name__, "count": len(batch)},
+                extra={"error": type(exc).__name__, "count": count},
             )
             return False
 
@@ -199,7 +203,7 @@ publisher = _Publisher()
 
 
 def inbox_event_enqueue_on_commit(event_id: int) -> None:
-    transaction.on_commit(lambda: publisher.submit(event_id))
+    transaction.on_commit(publisher.submit)
 
 
 # ---------------------------------------------------------------------- processing
@@ -209,39 +213,96 @@ def inbox_event_enqueue_on_commit(event_id: int) -> None:
 class Outcome:
     status: str
     retry_in: float | None = None
+    event_id: int | None = None
 
 
-def _claim(event_id: int) -> bool:
+@dataclass
+class _Claimed:
+    id: int
+    payload: dict
+    attempts: int
+    event: str
+    change_type: str
+    last_error: str
+
+
+# Claims and finishes are committed asynchronously (no WAL flush wait): if the
+# database crashes and loses one, the row is simply processed again, and
+# handlers are idempotent. The handlers' own writes keep synchronous commits,
+# and WAL order means a finish that survived implies they did too.
+_CLAIM_BY_ID = (
+    "SET LOCAL synchronous_commit TO OFF;"
+    " UPDATE wecom_inboxevent"
+    " SET status = 'processing', lease_until = %(lease)s, attempts = attempts + 1"
+    " WHERE id = %(id)s"
+    " AND (status = 'pending' OR (status = 'processing' AND lease_until < %(now)s))"
+    " RETURNING id, payload, attempts, event, change_type, last_error"
+)
+# The oldest waiting row that no other worker is claiming right now.
+_CLAIM_NEXT = (
+    "SET LOCAL synchronous_commit TO OFF;"
+    " UPDATE wecom_inboxevent"
+    " SET status = 'processing', lease_until = %(lease)s, attempts = attempts + 1"
+    " WHERE id = (SELECT id FROM wecom_inboxevent WHERE status = 'pending'"
+    " AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"
+    " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, payload, attempts, event, change_type, last_error"
+)
+_FINISH = (
+    "SET LOCAL synchronous_commit TO OFF;"
+    " UPDATE wecom_inboxevent"
+    " SET status = %(status)s, lease_until = NULL, processed_at = %(now)s,"
+    " last_error = %(error)s WHERE id = %(id)s"
+)
+
+
+def _claim(sql: str, event_id: int | None = None) -> _Claimed | None:
     now = timezone.now()
-    return bool(
-        InboxEvent.objects.filter(id=event_id)
-        .filter(
-            Q(status=InboxEvent.Status.PENDING)
-            | Q(status=InboxEvent.Status.PROCESSING, lease_until__lt=now)
-        )
-        .update(
-            status=InboxEvent.Status.PROCESSING,
-            lease_until=now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
-            attempts=F("attempts") + 1,
-        )
-    )
+    params = {
+        "id": event_id,
+        "now": now,
+        "lease": now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    claimed = _Claimed(*row)
+    if isinstance(claimed.payload, str):
+        claimed.payload = json.loads(claimed.payload)
+    return claimed
 
 
 def inbox_event_process(*, event_id: int) -> Outcome:
-    """Claim the row, run its handler, and record what happened."""
+    """Claim this row, run its handler, and record what happened."""
+    row = _claim(_CLAIM_BY_ID, event_id)
+    if row is None:
+        return Outcome("skipped", event_id=event_id)  # done, or another worker holds the lease
+    return _run(row)
+
+
+def inbox_next_process() -> Outcome | None:
+    """Claim the oldest waiting row and process it; None when nothing is waiting.
+
+    One row at a time, so parallel workers take rows in arrival order and each
+    sees the effects of the rows before it (group fill levels, say).
+    """
+    row = _claim(_CLAIM_NEXT)
+    return None if row is None else _run(row)
+
+
+def _run(row: _Claimed) -> Outcome:
     from .dispatch import handler_for
 
-    if not _claim(event_id):
-        return Outcome("skipped")  # done already, or another worker holds the lease
-    row = InboxEvent.objects.get(id=event_id)
     handler = handler_for(row.payload)
     if handler is None:
         _finish(row, InboxEvent.Status.IGNORED)
-        return Outcome(InboxEvent.Status.IGNORED)
+        return Outcome(InboxEvent.Status.IGNORED, event_id=row.id)
     from .client import triggered_by
 
     try:
-        with triggered_by(f"inbox:{row.pk}:{row.event}/{row.change_type}"):
+        with triggered_by(f"inbox:{row.id}:{row.event}/{row.change_type}"):
             handler(row.payload)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -250,31 +311,35 @@ def inbox_event_process(*, event_id: int) -> Outcome:
         )
         if permanent or row.attempts >= settings.WECOM_INBOX_MAX_ATTEMPTS:
             _finish(row, InboxEvent.Status.DEAD, error=error)
-            logger.error("inbox event parked as dead", extra={"event_id": row.pk, "error": error})
-            return Outcome(InboxEvent.Status.DEAD)
+            logger.error("inbox event parked as dead", extra={"event_id": row.id, "error": error})
+            return Outcome(InboxEvent.Status.DEAD, event_id=row.id)
         delay = min(
             settings.WECOM_INBOX_RETRY_BASE_S * (2 ** (row.attempts - 1)),
             settings.SCRM_MAX_COUNTDOWN_S,
         )
-        InboxEvent.objects.filter(id=row.pk, status=InboxEvent.Status.PROCESSING).update(
+        InboxEvent.objects.filter(id=row.id, status=InboxEvent.Status.PROCESSING).update(
             status=InboxEvent.Status.PENDING,
             lease_until=None,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
             last_error=error,
         )
-        logger.warning("inbox event failed; will retry", extra={"event_id": row.pk, "error": error})
-        return Outcome(InboxEvent.Status.PENDING, retry_in=delay)
+        logger.warning("inbox event failed; will retry", extra={"event_id": row.id, "error": error})
+        return Outcome(InboxEvent.Status.PENDING, retry_in=delay, event_id=row.id)
     _finish(row, InboxEvent.Status.DONE)
-    return Outcome(InboxEvent.Status.DONE)
+    return Outcome(InboxEvent.Status.DONE, event_id=row.id)
 
 
-def _finish(row: InboxEvent, status: str, *, error: str = "") -> None:
-    InboxEvent.objects.filter(id=row.pk).update(
-        status=status,
-        lease_until=None,
-        processed_at=timezone.now(),
-        last_error=error or row.last_error,
-    )
+def _finish(row: _Claimed, status: str, *, error: str = "") -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FINISH,
+            {
+                "status": status,
+                "now": timezone.now(),
+                "error": error or row.last_error,
+                "id": row.id,
+            },
+        )
 
 
 def inbox_sweep(*, older_than_s: float | None = None) -> list[int]:

@@ -10,29 +10,50 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
+def _retry_later(outcome) -> None:
+    if outcome.retry_in is not None:
+        # The row keeps next_attempt_at too, so the sweeper re-sends it if this is lost.
+        inbox_process.apply_async(
+            (outcome.event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S)
+        )
+
+
 @shared_task(name="scrm.wecom.tasks.inbox_process", acks_late=True, ignore_result=True)
 def inbox_process(event_id: int) -> str:
     from .inbox import inbox_event_process
 
     outcome = inbox_event_process(event_id=event_id)
-    if outcome.retry_in is not None:
-        # The row keeps next_attempt_at too, so the sweeper re-sends it if this is lost.
-        inbox_process.apply_async(
-            (event_id,), countdown=min(outcome.retry_in, settings.SCRM_MAX_COUNTDOWN_S)
-        )
+    _retry_later(outcome)
     return outcome.status
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_process_batch", acks_late=True, ignore_result=True)
 def inbox_process_batch(event_ids: list[int]) -> int:
-    """Many rows in one message (the webhook's publisher batches bursts).
-
-    Each row is claimed just before its handler runs, so a second worker takes
-    the next rows meanwhile and sees the effects of the ones before them.
-    """
+    """These rows (the sweeper's re-sends), each claimed just before its handler runs."""
     for event_id in event_ids:
         inbox_process(event_id)
     return len(event_ids)
+
+
+@shared_task(name="scrm.wecom.tasks.inbox_drain", acks_late=True, ignore_result=True)
+def inbox_drain(limit: int) -> int:
+    """Process up to ``limit`` of the oldest waiting rows (the webhook's publisher
+    sends one such message for every few callbacks stored).
+
+    Rows are claimed one at a time, oldest first, so parallel workers keep to
+    arrival order; a drain that finds nothing left (another worker, or the
+    sweeper, got there first) stops early.
+    """
+    from .inbox import inbox_next_process
+
+    processed = 0
+    while processed < limit:
+        outcome = inbox_next_process()
+        if outcome is None:
+            break
+        _retry_later(outcome)
+        processed += 1
+    return processed
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)

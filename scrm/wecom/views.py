@@ -2,7 +2,7 @@
 
 Everything that can be slow (API calls, domain writes) happens in the worker;
 the request does one INSERT … ON CONFLICT DO NOTHING (no Redis: a broker outage
-cannot refuse a callback) and hands the id to a batching publisher.
+cannot refuse a callback) and counts the row for a publisher that wakes the workers.
 """
 
 from __future__ import annotations

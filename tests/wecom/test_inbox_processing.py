@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,50 @@ def test_group_events_mirror_the_group_and_its_members(wecom_sandbox):
     assert not member.is_active and member.left_at is not None
     deliver({"Event": "change_external_chat", "ChangeType": "dismiss", "ChatId": chat["chat_id"]})
     assert CustomerGroup.objects.get(chat_id=chat["chat_id"]).status == "dismissed"
+
+
+def test_drains_take_the_oldest_waiting_rows_first_and_leave_rows_in_backoff():
+    from scrm.wecom.inbox import inbox_next_process
+    from scrm.wecom.tasks import inbox_drain
+
+    first, second, third = (
+        inbox_event_store(fields={"Event": "x", "CreateTime": str(n)}) for n in (10, 11, 12)
+    )
+    InboxEvent.objects.filter(id=first).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=1)  # failed once; not due yet
+    )
+    outcome = inbox_next_process()
+    assert outcome.event_id == second and outcome.status == "ignored"
+    assert inbox_drain(5) == 1  # only the third was left to take
+    statuses = dict(InboxEvent.objects.values_list("id", "status"))
+    assert statuses == {first: "pending", second: "ignored", third: "ignored"}
+    assert inbox_next_process() is None
+    InboxEvent.objects.filter(id=first).update(next_attempt_at=timezone.now())
+    assert inbox_drain(5) == 1 and InboxEvent.objects.get(id=first).status == "ignored"
+
+
+def test_a_drain_stops_at_its_limit_and_skips_rows_another_worker_holds():
+    from scrm.wecom.tasks import inbox_drain
+
+    ids = [inbox_event_store(fields={"Event": "x", "CreateTime": str(n)}) for n in range(20, 25)]
+    InboxEvent.objects.filter(id=ids[0]).update(
+        status="processing", lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert inbox_drain(2) == 2
+    statuses = [InboxEvent.objects.get(id=i).status for i in ids]
+    assert statuses == ["processing", "ignored", "ignored", "pending", "pending"]
+    row = InboxEvent.objects.get(id=ids[1])
+    assert row.attempts == 1 and row.processed_at is not None and row.lease_until is None
+
+
+def test_the_publisher_sends_one_drain_per_batch_of_waiting_rows(monkeypatch):
+    from scrm.wecom import inbox
+    from scrm.wecom.tasks import inbox_drain
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(inbox_drain, "apply_async", lambda args, **kw: sent.append(args))
+    publisher = inbox._Publisher(max_batch=100)
+    assert publisher.publish(250)
+    assert sent == [(100,), (100,), (50,)]
+    publisher.open_until = time.monotonic() + 60  # broker down a moment ago: the sweeper's turn
+    assert not publisher.publish(10) and len(sent) == 3
