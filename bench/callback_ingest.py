@@ -2,10 +2,13 @@
 
 Starts what ``make run`` starts for the web tier (embedded PostgreSQL/Redis via
 ``scrm.devstack.Services``, migrate, gunicorn with devstack's exact arguments)
-plus a Celery worker, on free ports and a private var dir; drives the webhook
-from a separate load-generator process (127.0.0.1 only), compares it with a
-trivial ``success`` view on the same server, then checks that every event is in
-the inbox exactly once and processed. Stops everything it started.
+plus a Celery worker (in one session, as ``make run`` does), on free ports and a
+private var dir; drives the webhook from a load-generator process in a session of
+its own, as a separate client would be (127.0.0.1 only; 32 connections fed from
+one queue of callbacks), compares it with a trivial ``success`` view on the same
+server, then checks that every event is in the inbox exactly once and processed,
+and how long the worker took to finish after the load ended. Stops everything
+it started.
 
     .venv/bin/python bench/callback_ingest.py [--events 20000] [--concurrency 32]
 
@@ -68,10 +71,12 @@ def _payloads(run: str, n: int, prefix: str = "wmB") -> list[tuple[str, bytes]]:
 
 
 _WRK_SCRIPT = r"""
--- Each wrk thread holds one connection and replays its own slice of the
--- pre-encrypted callbacks, then stops: exactly one request per callback.
--- wrk itself waits out its whole duration, so each thread times its own work
--- (monotonic clock) and reports when done; the caller then interrupts wrk.
+-- One wrk thread drives all the connections from one queue of pre-encrypted
+-- callbacks: a connection that gets its answer takes the next callback, as
+-- WeCom's senders would, so a slow connection does not hold back the rest;
+-- each callback is sent exactly once. When the queue is empty, connections
+-- park (delay) until the last answer arrives; the thread then reports its
+-- span (monotonic clock) and stops, and the caller interrupts wrk.
 local ffi = require("ffi")
 ffi.cdef[[
   typedef struct { long tv_sec; long tv_nsec; } timespec_t;
@@ -82,42 +87,37 @@ local function now_us()
   ffi.C.clock_gettime(1, t)  -- CLOCK_MONOTONIC
   return tonumber(t.tv_sec) * 1000000 + math.floor(tonumber(t.tv_nsec) / 1000)
 end
-local reqs = dofile(os.getenv("BENCH_REQUESTS_LUA"))
-local nthreads = tonumber(os.getenv("BENCH_THREADS"))
 local report = os.getenv("BENCH_REPORT")
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
 function init(args)
-  -- Thread k takes callbacks k, k + n, k + 2n, ... (never an empty slice: n <= #reqs).
-  idx = tid
-  mine = math.floor((#reqs - tid) / nthreads) + 1
+  reqs = dofile(os.getenv("BENCH_REQUESTS_LUA"))
+  claimed = 0
+  nxt = 1
   received = 0
   calls = 0
   started = nil
 end
-function request()
-  -- The index moves on only when a response arrives: wrk calls request() once
-  -- on the first thread before the run starts (to inspect the request), and
-  -- a reconnect resends the callback it interrupted, as WeCom would.
-  calls = calls + 1
-  if calls > (tid == 1 and 1 or 0) then
-    started = started or now_us()
+function delay()
+  -- wrk asks before every request on a connection: claim a callback for it,
+  -- or park the connection when none is left.
+  if claimed >= #reqs then
+    return 3600000
   end
-  local r = reqs[idx]
-  if r == nil then
-    -- wrk may ask once more after the thread stopped; it is never sent, and
-    -- the run's request count (checked by the caller) proves it.
-    return wrk.format("GET", "/wecom/ping-trivial/")
+  claimed = claimed + 1
+  return 0
+end
+function request()
+  -- wrk calls request() once before the run to inspect it (never sent).
+  calls = calls + 1
+  local r = reqs[math.min(nxt, #reqs)]
+  if calls > 1 then
+    started = started or now_us()
+    nxt = nxt + 1
   end
   return wrk.format("POST", r[1], {["Content-Type"] = "text/xml"}, r[2])
 end
 function response(status, headers, body)
   received = received + 1
-  idx = idx + nthreads
-  if received >= mine then
+  if received >= #reqs then
     local f = io.open(report, "a")
     f:write(string.format("%d %d\n", started, now_us()))
     f:close()
@@ -142,8 +142,9 @@ def _lua_string(value: str) -> str:
 
 
 def _drive_wrk(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> dict:
-    """wrk (C, epoll) as the load generator: it takes little CPU from the server
-    it measures and its latencies carry no Python scheduling delay."""
+    """wrk (C, epoll; one thread for all connections) as the load generator: it
+    takes little CPU from the server it measures and its latencies carry no
+    Python scheduling delay."""
     concurrency = min(concurrency, len(requests))
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "requests.lua"
@@ -157,16 +158,15 @@ def _drive_wrk(port: int, requests: list[tuple[str, bytes]], concurrency: int) -
         report = Path(tmp) / "threads.txt"
         report.touch()
         proc = subprocess.Popen(  # noqa: S603
-            [shutil.which("wrk") or "wrk", "-t", str(concurrency), "-c", str(concurrency),
+            [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(concurrency),
              "-d", "3600s", "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/"],
-            env={**os.environ, "BENCH_REQUESTS_LUA": str(data), "BENCH_REPORT": str(report),
-                 "BENCH_THREADS": str(concurrency)},
+            env={**os.environ, "BENCH_REQUESTS_LUA": str(data), "BENCH_REPORT": str(report)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         deadline = time.monotonic() + 1800
-        while len(report.read_text().splitlines()) < concurrency:
+        while not report.read_text().strip():
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 out, err = proc.communicate()
@@ -391,7 +391,7 @@ def main() -> int:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            process_group=0,
         )
         worker = (
             None
@@ -402,7 +402,7 @@ def main() -> int:
                 env=env,
                 stdout=(var / "worker.log").open("w"),
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,
             )
         )
         _wait_http(f"http://127.0.0.1:{port}/wecom/ping-trivial/")
@@ -431,6 +431,7 @@ def main() -> int:
             env={**env, "DJANGO_SETTINGS_MODULE": "scrm.settings.dev"},
             capture_output=True,
             text=True,
+            start_new_session=True,
         )
         if gen.returncode != 0:
             raise RuntimeError(
@@ -441,18 +442,21 @@ def main() -> int:
         print(f"[bench] trivial view : {trivial}", flush=True)
         print(f"[bench] webhook      : {callback}", flush=True)
         # Wait for the worker to drain the inbox; give up after a minute without progress.
-        last, stalled_since = -1, time.monotonic()
-        while True:
-            rows, distinct, done = _inbox_counts(env["DATABASE_URL"], run)
-            if done >= args.events:
-                break
+        load_ended = time.monotonic()
+        rows, distinct, done_at_end = _inbox_counts(env["DATABASE_URL"], run)
+        last, stalled_since, done = -1, time.monotonic(), done_at_end
+        while done < args.events:
             if done != last:
                 last, stalled_since = done, time.monotonic()
             elif time.monotonic() - stalled_since > 60:
                 break
             time.sleep(1)
+            rows, distinct, done = _inbox_counts(env["DATABASE_URL"], run)
         print(
-            f"[bench] inbox: {rows} rows, {distinct} distinct events, {done} processed", flush=True
+            f"[bench] inbox: {rows} rows, {distinct} distinct events, {done} processed"
+            f" ({done_at_end} when the load ended, the rest in"
+            f" {time.monotonic() - load_ended:.1f}s after)",
+            flush=True,
         )
         summary = {
             "events_per_s": callback["per_s"],
