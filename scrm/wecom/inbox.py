@@ -202,8 +202,9 @@ class _Publisher:
 publisher = _Publisher()
 
 
-def inbox_event_enqueue_on_commit(event_id: int) -> None:
-    transaction.on_commit(publisher.submit)
+def inbox_rows_enqueue_on_commit(count: int = 1) -> None:
+    """Once the transaction commits, tell the publisher that ``count`` more rows wait."""
+    transaction.on_commit(lambda: publisher.submit(count))
 
 
 # ---------------------------------------------------------------------- processing
@@ -370,6 +371,6 @@ def inbox_event_replay(*, event_ids: list[int]) -> int:
         lease_until=None,
         processed_at=None,
     )
-    for event_id in ids:
-        inbox_event_enqueue_on_commit(event_id)
+    if ids:
+        inbox_rows_enqueue_on_commit(len(ids))
     return len(ids)

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .crypto import CallbackError, decrypt_echostr, decrypt_event, keys_from_settings
-from .inbox import ReplayedRequest, inbox_event_enqueue_on_commit, inbox_event_store
+from .inbox import ReplayedRequest, inbox_event_store, inbox_rows_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     except CallbackError as error:
         return _refuse(request, error)
     if event_id is not None:
-        inbox_event_enqueue_on_commit(event_id)
+        inbox_rows_enqueue_on_commit()
     return HttpResponse("success", content_type="text/plain")
 
 

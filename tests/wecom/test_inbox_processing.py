@@ -70,7 +70,7 @@ def test_a_failing_row_is_retried_with_backoff_then_parked_dead_and_can_be_repla
     assert row.status == "dead" and row.attempts == 2 and "WeComRetryableError" in row.last_error
     # Ops replays it once WeCom is healthy again.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("scrm.wecom.inbox.inbox_event_enqueue_on_commit", lambda event_id: None)
+        mp.setattr("scrm.wecom.inbox.inbox_rows_enqueue_on_commit", lambda count=1: None)
         assert inbox_event_replay(event_ids=[event_id]) == 1
     assert inbox_event_process(event_id=event_id).status == "done"
 
