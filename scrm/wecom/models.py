@@ -63,11 +63,19 @@ class InboxEvent(models.Model):
         verbose_name_plural = _("回调事件")
         ordering = ["-id"]
         indexes = [
-            # The sweeper only looks at unfinished rows; keep that index small.
+            # Workers take the oldest waiting row: an index of waiting rows only,
+            # in arrival order, so a claim never reads past rows already
+            # processed (a burst leaves thousands of them at the low ids).
             models.Index(
-                fields=["status", "id"],
-                name="wecom_inbox_open_idx",
-                condition=models.Q(status__in=["pending", "processing"]),
+                fields=["id"],
+                name="wecom_inbox_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
+            # The sweeper finds leases that ran out among the few rows in hand.
+            models.Index(
+                fields=["lease_until"],
+                name="wecom_inbox_leased_idx",
+                condition=models.Q(status="processing"),
             ),
             models.Index(fields=["event", "change_type"], name="wecom_inbox_kind_idx"),
         ]

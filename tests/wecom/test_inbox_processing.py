@@ -166,3 +166,45 @@ def test_the_publisher_sends_one_drain_per_batch_of_waiting_rows(monkeypatch):
     assert sent == [(100,), (100,), (50,)]
     publisher.open_until = time.monotonic() + 60  # broker down a moment ago: the sweeper's turn
     assert not publisher.publish(10) and len(sent) == 3
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
+    """The planner's statistics lag during a burst (they still say nearly every
+    row waits), and the processed rows sit at the low ids: a claim must still go
+    straight to the oldest waiting row instead of filtering its way past them."""
+    import json
+
+    from django.db import connection
+
+    from scrm.wecom.inbox import _CLAIM_NEXT
+
+    now = timezone.now()
+    InboxEvent.objects.bulk_create(
+        InboxEvent(dedupe_key=f"burst|{n}", event="x", payload={}, received_at=now)
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wecom_inboxevent")
+    waiting = InboxEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+    InboxEvent.objects.exclude(id=waiting).update(status="done", processed_at=now)
+    statement = _CLAIM_NEXT.split(";", 1)[1]
+    params = {"now": now, "lease": now + timedelta(minutes=1)}
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+        raw = cursor.fetchone()[0]
+        plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    scans = [node for node in _plan_nodes(plan) if "Scan" in node["Node Type"]]
+    # The waiting row is found through the index of waiting rows, then updated by id.
+    assert sorted(node.get("Index Name") for node in scans) == [
+        "wecom_inbox_pending_idx",
+        "wecom_inboxevent_pkey",
+    ]
+    assert all(node.get("Rows Removed by Filter", 0) == 0 for node in scans)
+    claimed = InboxEvent.objects.get(id=waiting)
+    assert claimed.status == "processing" and claimed.attempts == 1
