@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -335,16 +336,25 @@ def worker_argv(*, name: str, concurrency: int = 2, loglevel: str = "INFO") -> l
     """A Celery worker that yields the CPU to the web processes.
 
     WeCom drops a callback not answered within 5 seconds, while background work
-    may lag a little: on a shared machine the worker runs at a lower priority
-    (``SCRM_WORKER_NICE``, 0 to turn off). It must share a session with the web
-    processes for that to count (see :class:`Supervisor`).
+    may lag a little: on a shared machine the worker only gets CPU time the web
+    processes leave idle (``SCHED_IDLE``: a web thread that wakes up takes the
+    CPU at once). ``SCRM_WORKER_PRIORITY`` is ``idle`` (the default), a nice
+    value (1-19), or ``normal``. Where ``chrt`` is missing, ``idle`` means nice 19.
+    Priorities only compare within a session, so the worker must share one with
+    the web processes (see :class:`Supervisor`).
     """
     argv = [
         str(Path(PYTHON).parent / "celery"), "-A", "scrm", "worker",
         "-l", loglevel, "-c", str(concurrency), "-n", name,
     ]  # fmt: skip
-    nice = int(os.environ.get("SCRM_WORKER_NICE", "10"))
-    return ["nice", "-n", str(nice), *argv] if nice else argv
+    priority = os.environ.get("SCRM_WORKER_PRIORITY", "idle").strip().lower()
+    if priority == "normal":
+        return argv
+    if priority == "idle":
+        if shutil.which("chrt"):
+            return ["chrt", "--idle", "0", *argv]
+        priority = "19"
+    return ["nice", "-n", str(int(priority)), *argv]
 
 
 def _manage(env: dict[str, str], *args: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,6 +96,16 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
         assert response.status_code == 200
         assert "/admin/login/" not in response.url
         assert "运营后台" in response.text
+
+        # Background work only takes CPU time the web processes leave idle.
+        workers = [
+            p for p in _processes_mentioning(var) if " -A scrm worker " in " ".join(p.cmdline())
+        ]
+        assert workers
+        if shutil.which("chrt"):
+            assert {os.sched_getscheduler(p.pid) for p in workers} == {os.SCHED_IDLE}
+        else:
+            assert {p.nice() for p in workers} == {19}
     finally:
         proc.send_signal(signal.SIGINT)
         try:
