@@ -77,6 +77,12 @@ class InboxEvent(models.Model):
                 name="wecom_inbox_leased_idx",
                 condition=models.Q(status="processing"),
             ),
+            # Ops list the dead rows (to replay them) among millions processed.
+            models.Index(
+                fields=["id"],
+                name="wecom_inbox_dead_idx",
+                condition=models.Q(status="dead"),
+            ),
             models.Index(fields=["event", "change_type"], name="wecom_inbox_kind_idx"),
         ]
 

@@ -208,3 +208,30 @@ def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
     assert all(node.get("Rows Removed by Filter", 0) == 0 for node in scans)
     claimed = InboxEvent.objects.get(id=waiting)
     assert claimed.status == "processing" and claimed.attempts == 1
+
+
+def test_listing_the_dead_rows_reads_only_dead_rows():
+    """Ops open the dead rows to replay them; among many processed rows that
+    list must not walk the whole inbox."""
+    import json
+
+    from django.db import connection
+
+    now = timezone.now()
+    InboxEvent.objects.bulk_create(
+        InboxEvent(
+            dedupe_key=f"old|{n}",
+            event="x",
+            payload={},
+            received_at=now,
+            status="dead" if n % 1000 == 0 else "done",
+        )
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wecom_inboxevent")
+    dead = InboxEvent.objects.filter(status="dead").order_by("-id")[:100]
+    plan = json.loads(dead.explain(format="json"))[0]["Plan"]
+    scans = [node for node in _plan_nodes(plan) if "Scan" in node["Node Type"]]
+    assert [node.get("Index Name") for node in scans] == ["wecom_inbox_dead_idx"]
+    assert len(dead) == 3
