@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from groups.models import CustomerGroup, GroupMember
@@ -168,20 +170,27 @@ def test_the_publisher_sends_one_drain_per_batch_of_waiting_rows(monkeypatch):
     assert not publisher.publish(10) and len(sent) == 3
 
 
-def _plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _plan_nodes(child)
+def _analyze_inbox() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wecom_inboxevent")
+
+
+def _scans(explained: str | list) -> list[dict]:
+    """The scan nodes of an ``EXPLAIN (FORMAT JSON)`` result, outermost first."""
+    nodes = [(json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]]
+    scans = []
+    while nodes:
+        node = nodes.pop(0)
+        if "Scan" in node["Node Type"]:
+            scans.append(node)
+        nodes.extend(node.get("Plans", []))
+    return scans
 
 
 def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
     """The planner's statistics lag during a burst (they still say nearly every
     row waits), and the processed rows sit at the low ids: a claim must still go
     straight to the oldest waiting row instead of filtering its way past them."""
-    import json
-
-    from django.db import connection
-
     from scrm.wecom.inbox import _CLAIM_NEXT
 
     now = timezone.now()
@@ -189,17 +198,14 @@ def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
         InboxEvent(dedupe_key=f"burst|{n}", event="x", payload={}, received_at=now)
         for n in range(3000)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE wecom_inboxevent")
+    _analyze_inbox()
     waiting = InboxEvent.objects.order_by("-id").values_list("id", flat=True)[0]
     InboxEvent.objects.exclude(id=waiting).update(status="done", processed_at=now)
     statement = _CLAIM_NEXT.split(";", 1)[1]
     params = {"now": now, "lease": now + timedelta(minutes=1)}
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-        raw = cursor.fetchone()[0]
-        plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    scans = [node for node in _plan_nodes(plan) if "Scan" in node["Node Type"]]
+        scans = _scans(cursor.fetchone()[0])
     # The waiting row is found through the index of waiting rows, then updated by id.
     assert sorted(node.get("Index Name") for node in scans) == [
         "wecom_inbox_pending_idx",
@@ -213,10 +219,6 @@ def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
 def test_listing_the_dead_rows_reads_only_dead_rows():
     """Ops open the dead rows to replay them; among many processed rows that
     list must not walk the whole inbox."""
-    import json
-
-    from django.db import connection
-
     now = timezone.now()
     InboxEvent.objects.bulk_create(
         InboxEvent(
@@ -228,10 +230,9 @@ def test_listing_the_dead_rows_reads_only_dead_rows():
         )
         for n in range(3000)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE wecom_inboxevent")
+    _analyze_inbox()
     dead = InboxEvent.objects.filter(status="dead").order_by("-id")[:100]
-    plan = json.loads(dead.explain(format="json"))[0]["Plan"]
-    scans = [node for node in _plan_nodes(plan) if "Scan" in node["Node Type"]]
-    assert [node.get("Index Name") for node in scans] == ["wecom_inbox_dead_idx"]
+    assert [node.get("Index Name") for node in _scans(dead.explain(format="json"))] == [
+        "wecom_inbox_dead_idx"
+    ]
     assert len(dead) == 3
