@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import string
 import time
+import xml.etree.ElementTree as ET  # noqa: N817, S405 - DTDs are refused before parsing
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,14 +70,52 @@ def decrypt_echostr(
         raise CallbackError(f"undecryptable echostr: {type(exc).__name__}") from exc
 
 
+@lru_cache(maxsize=8)
+def prp_for(keys: Keys) -> PrpCrypto:
+    """The AES cipher for ``keys`` (immutable: each call makes its own decryptor)."""
+    return PrpCrypto(crypto_for(keys).key)
+
+
+def _element_value(element: ET.Element) -> str | dict | None:
+    """One element as xmltodict shapes it: text (stripped, None when empty) for a
+    leaf; for a parent, a dict of its children, a repeated child as a list;
+    attributes as ``@name``, a parent's own text as ``#text``."""
+    text = (element.text or "").strip() or None
+    if not len(element) and not element.attrib:
+        return text
+    out: dict = {f"@{name}": value for name, value in element.attrib.items()}
+    for child in element:
+        value = _element_value(child)
+        if child.tag not in out:
+            out[child.tag] = value
+        elif isinstance(out[child.tag], list):
+            out[child.tag].append(value)
+        else:
+            out[child.tag] = [out[child.tag], value]
+        tail = (child.tail or "").strip()
+        if tail:
+            text = f"{text or ''}{tail}"
+    if text:
+        out["#text"] = text
+    return out
+
+
 def _parse_xml(raw: str | bytes, what: str) -> dict:
+    """WeCom's XML (envelope or event) as a dict of its ``<xml>`` root's fields.
+
+    The C parser builds the tree; a document type declaration (the only way to
+    declare entities) is refused outright, as WeCom never sends one.
+    """
+    if (b"<!DOCTYPE" if isinstance(raw, bytes) else "<!DOCTYPE") in raw:
+        raise CallbackError(f"malformed {what} xml: DTD not allowed")
     try:
-        doc = xmltodict.parse(raw, disable_entities=True)
-    except Exception as exc:
+        root = ET.fromstring(raw)  # noqa: S314 - no DTD, so no entities (checked above)
+    except ET.ParseError as exc:
         raise CallbackError(f"malformed {what} xml: {type(exc).__name__}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("xml"), dict):
+    fields = _element_value(root)
+    if root.tag != "xml" or not isinstance(fields, dict):
         raise CallbackError(f"malformed {what} xml: no <xml> root")
-    return doc["xml"]
+    return fields
 
 
 def decrypt_event(
@@ -95,7 +134,7 @@ def decrypt_event(
     ):
         raise CallbackError("bad signature", 403)
     try:
-        plain = PrpCrypto(crypto_for(keys).key).decrypt(encrypted, keys.corp_id)
+        plain = prp_for(keys).decrypt(encrypted, keys.corp_id)
     except InvalidCorpIdException as exc:
         raise CallbackError("wrong corp id", 403) from exc
     except Exception as exc:
@@ -123,7 +162,7 @@ def encrypt_event(
     """The query string and body WeCom POSTs for one event (fresh nonce each call)."""
     timestamp = timestamp or str(int(time.time()))
     nonce = nonce or _nonce()
-    encrypted = PrpCrypto(crypto_for(keys).key).encrypt(plaintext, keys.corp_id).decode()
+    encrypted = prp_for(keys).encrypt(plaintext, keys.corp_id).decode()
     query = {
         "msg_signature": signature(keys.token, timestamp, nonce, encrypted),
         "timestamp": timestamp,
@@ -139,7 +178,7 @@ def encrypt_event(
 
 def encrypt_echostr(keys: Keys, text: str, *, timestamp: str, nonce: str) -> dict[str, str]:
     """The query of a URL-verification GET (what WeCom sends when the URL is saved)."""
-    encrypted = PrpCrypto(crypto_for(keys).key).encrypt(text, keys.corp_id).decode()
+    encrypted = prp_for(keys).encrypt(text, keys.corp_id).decode()
     return {
         "msg_signature": signature(keys.token, timestamp, nonce, encrypted),
         "timestamp": timestamp,

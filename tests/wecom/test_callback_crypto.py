@@ -109,3 +109,48 @@ def test_echostr_round_trip():
         )
         == "1616140317555161061"
     )
+
+
+def _round_trip(fields: dict) -> dict:
+    query, body = encrypt_event(KAT_KEYS, event_xml(fields))
+    return decrypt_event(
+        KAT_KEYS,
+        body=body,
+        msg_signature=query["msg_signature"],
+        timestamp=query["timestamp"],
+        nonce=query["nonce"],
+    )
+
+
+def test_nested_fields_keep_their_shape_one_item_a_value_several_a_list():
+    fields = {
+        "Event": "change_external_chat",
+        "ChangeType": "update",
+        "MemChangeList": {"Item": ["wmA", "wmB"]},
+        "BatchJob": {"JobId": "j1", "Result": {"Code": "0"}},
+        "Empty": None,
+        "Note": "回执 & <ok>",
+    }
+    assert _round_trip(fields) == fields
+    assert _round_trip({"MemChangeList": {"Item": "wmA"}}) == {"MemChangeList": {"Item": "wmA"}}
+
+
+@pytest.mark.parametrize("layer", ["envelope", "event"])
+def test_a_document_type_declaration_is_refused_in_either_layer(layer):
+    """Entities (a billion laughs, an external file) can only be declared in a DTD."""
+    dtd = '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+    if layer == "event":
+        query, body = encrypt_event(KAT_KEYS, dtd + "<xml><Event>&b;</Event></xml>")
+    else:
+        query, body = encrypt_event(KAT_KEYS, event_xml({"Event": "x"}))
+        body = dtd.encode() + body
+    with pytest.raises(CallbackError) as err:
+        decrypt_event(
+            KAT_KEYS,
+            body=body,
+            msg_signature=query["msg_signature"],
+            timestamp=query["timestamp"],
+            nonce=query["nonce"],
+        )
+    assert err.value.reason == f"malformed {layer} xml: DTD not allowed"
+    assert err.value.status == 400
