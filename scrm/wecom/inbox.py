@@ -132,18 +132,29 @@ def _insert(values: list) -> int | None:
 class _Publisher:
     """Tells the workers, from a background thread, that committed rows are waiting.
 
-    The request only adds one to a counter. A few times a second at most, one
-    Celery message (``inbox_drain``) asks a worker to process that many of the
-    oldest waiting rows: publishing costs more than the rest of the request, and
-    the workers find the rows themselves, in arrival order, whichever process
-    stored them. If the broker is down, publishing pauses for a while and the
-    rows (safe in the database) are re-sent by the sweeper, so a burst of
-    callbacks keeps answering fast; a process that dies with a count not yet
-    sent leaves its rows to the sweeper too.
+    The request only adds one to a counter. A row that arrives when all is quiet
+    is announced ``linger_s`` later; under a steady stream, at most every
+    ``interval_s``, one Celery message (``inbox_drain``) per ``max_batch`` rows
+    asks a worker to process that many of the oldest waiting rows. Publishing
+    costs more than the rest of the request (and the workers are busy anyway
+    during a burst); the workers find the rows themselves, in arrival order,
+    whichever process stored them. If the broker is down, publishing pauses for
+    a while and the rows (safe in the database) are re-sent by the sweeper, so a
+    burst of callbacks keeps answering fast; a process that dies with a count
+    not yet sent leaves its rows to the sweeper too.
     """
 
-    def __init__(self, *, linger_s: float = 0.05, max_batch: int = 100, pause_s: float = 5.0):
+    def __init__(
+        self,
+        *,
+        linger_s: float = 0.05,
+        interval_s: float = 0.5,
+        max_batch: int = 100,
+        pause_s: float = 5.0,
+    ):
         self.linger_s = linger_s
+        self.interval_s = interval_s
+        self.last_publish = float("-inf")
         self.max_batch = max_batch
         self.pause_s = pause_s
         self.open_until = 0.0
@@ -174,7 +185,10 @@ class _Publisher:
             with self.cond:
                 while not self.waiting:
                     self.cond.wait()
-            time.sleep(self.linger_s)  # let a burst gather into a few messages
+            # Let a burst gather into a few messages; under a steady stream, wait
+            # out the interval since the last publish.
+            time.sleep(max(self.linger_s, self.last_publish + self.interval_s - time.monotonic()))
+            self.last_publish = time.monotonic()
             self.publish(self._take())
 
     def flush(self) -> None:

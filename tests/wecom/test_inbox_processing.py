@@ -170,6 +170,31 @@ def test_the_publisher_sends_one_drain_per_batch_of_waiting_rows(monkeypatch):
     assert not publisher.publish(10) and len(sent) == 3
 
 
+def test_the_publisher_announces_a_lone_row_at_once_and_a_stream_at_intervals(monkeypatch):
+    from scrm.wecom import inbox
+    from scrm.wecom.tasks import inbox_drain
+
+    sent: list[tuple[float, int]] = []
+    monkeypatch.setattr(
+        inbox_drain, "apply_async", lambda args, **kw: sent.append((time.monotonic(), args[0]))
+    )
+    publisher = inbox._Publisher(linger_s=0.02, interval_s=0.4, max_batch=1000)
+    started = time.monotonic()
+    publisher.submit()
+    while not sent and time.monotonic() - started < 5:
+        time.sleep(0.005)
+    assert sent and sent[0][0] - started < 0.3  # a quiet moment: no interval to wait out
+    streamed_from = time.monotonic()
+    for _ in range(120):  # a steady stream for about 1.2 s
+        publisher.submit()
+        time.sleep(0.01)
+    while sum(n for _, n in sent) < 121 and time.monotonic() - streamed_from < 5:
+        time.sleep(0.01)
+    assert sum(n for _, n in sent) == 121  # every row announced
+    gaps = [b - a for (a, _), (b, _) in zip(sent, sent[1:], strict=False)]
+    assert len(sent) <= 6 and min(gaps) >= 0.35, sent
+
+
 def _analyze_inbox() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE wecom_inboxevent")
