@@ -355,9 +355,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--trivial", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument(
-        "--web-workers", type=int, default=int(os.environ.get("SCRM_WEB_WORKERS", "3"))
-    )
+    parser.add_argument("--web-workers", type=int, default=0, help="default: as make run")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -372,6 +370,7 @@ def main() -> int:
     os.environ.pop("REDIS_URL", None)
     from scrm import devstack
 
+    args.web_workers = args.web_workers or devstack.default_web_workers()
     services = devstack.Services(adopt=True)
     web = worker = None
     try:
@@ -417,7 +416,7 @@ def main() -> int:
         _wait_http(f"http://127.0.0.1:{port}/wecom/ping-trivial/")
         run = uuid.uuid4().hex[:8]
         print(
-            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gthread workers); run {run}",
+            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gunicorn workers); run {run}",
             flush=True,
         )
 
