@@ -33,6 +33,21 @@ def kat_body() -> bytes:
     ).encode()
 
 
+def _decrypt(query: dict, body: bytes) -> dict:
+    """Decrypt a POST built by ``encrypt_event`` (its query and body) with the KAT keys."""
+    return decrypt_event(
+        KAT_KEYS,
+        body=body,
+        msg_signature=query["msg_signature"],
+        timestamp=query["timestamp"],
+        nonce=query["nonce"],
+    )
+
+
+def _round_trip(fields: dict) -> dict:
+    return _decrypt(*encrypt_event(KAT_KEYS, event_xml(fields)))
+
+
 def test_signature_matches_wecoms_published_example():
     assert signature("QDG6eK", "1409659813", "1372623149", KAT_ENCRYPT) == KAT_SIGNATURE
 
@@ -69,15 +84,7 @@ def test_an_event_encrypted_like_wecom_decrypts_back_to_the_same_fields():
         "UserID": "lina",
         "State": "渠道A",
     }
-    query, body = encrypt_event(KAT_KEYS, event_xml(fields))
-    got = decrypt_event(
-        KAT_KEYS,
-        body=body,
-        msg_signature=query["msg_signature"],
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
-    )
-    assert got == fields
+    assert _round_trip(fields) == fields
 
 
 def test_a_message_for_another_corp_is_refused():
@@ -85,13 +92,7 @@ def test_a_message_for_another_corp_is_refused():
     query, body = encrypt_event(other, event_xml({"Event": "x"}))
     body = body.replace(b"wwOTHERCORP", KAT_KEYS.corp_id.encode())
     with pytest.raises(CallbackError) as err:
-        decrypt_event(
-            KAT_KEYS,
-            body=body,
-            msg_signature=query["msg_signature"],
-            timestamp=query["timestamp"],
-            nonce=query["nonce"],
-        )
+        _decrypt(query, body)
     assert err.value.reason == "wrong corp id"
 
 
@@ -108,17 +109,6 @@ def test_echostr_round_trip():
             echostr=q["echostr"],
         )
         == "1616140317555161061"
-    )
-
-
-def _round_trip(fields: dict) -> dict:
-    query, body = encrypt_event(KAT_KEYS, event_xml(fields))
-    return decrypt_event(
-        KAT_KEYS,
-        body=body,
-        msg_signature=query["msg_signature"],
-        timestamp=query["timestamp"],
-        nonce=query["nonce"],
     )
 
 
@@ -145,12 +135,6 @@ def test_a_document_type_declaration_is_refused_in_either_layer(layer):
         query, body = encrypt_event(KAT_KEYS, event_xml({"Event": "x"}))
         body = dtd.encode() + body
     with pytest.raises(CallbackError) as err:
-        decrypt_event(
-            KAT_KEYS,
-            body=body,
-            msg_signature=query["msg_signature"],
-            timestamp=query["timestamp"],
-            nonce=query["nonce"],
-        )
+        _decrypt(query, body)
     assert err.value.reason == f"malformed {layer} xml: DTD not allowed"
     assert err.value.status == 400
