@@ -41,6 +41,8 @@ WECOM_RATE_MAX_WAIT_S = env.float("WECOM_RATE_MAX_WAIT_S", default=90.0)
 
 # --- Callback inbox (scrm.wecom.inbox) ------------------------------------------------
 WECOM_INBOX_LEASE_S = env.int("WECOM_INBOX_LEASE_S", default=120)
+# Waiting rows a drain claims with one statement (then runs one by one).
+WECOM_INBOX_CLAIM_BATCH = env.int("WECOM_INBOX_CLAIM_BATCH", default=10)
 WECOM_INBOX_MAX_ATTEMPTS = env.int("WECOM_INBOX_MAX_ATTEMPTS", default=6)
 WECOM_INBOX_RETRY_BASE_S = env.float("WECOM_INBOX_RETRY_BASE_S", default=10.0)
 # Rows still pending this long after arrival were lost by the broker: the sweeper re-sends.

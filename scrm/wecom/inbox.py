@@ -253,15 +253,24 @@ _CLAIM_BY_ID = (
     " AND (status = 'pending' OR (status = 'processing' AND lease_until < %(now)s))"
     " RETURNING id, payload, attempts, event, change_type, last_error"
 )
-# The oldest waiting row that no other worker is claiming right now.
+# The oldest waiting rows that no other worker is claiming right now. One
+# statement claims a few: finding the first waiting row means stepping over the
+# index entries of rows already processed (until vacuum removes them), a cost
+# paid once per batch instead of once per row.
 _CLAIM_NEXT = (
     "SET LOCAL synchronous_commit TO OFF;"
     " UPDATE wecom_inboxevent"
     " SET status = 'processing', lease_until = %(lease)s, attempts = attempts + 1"
-    " WHERE id = (SELECT id FROM wecom_inboxevent WHERE status = 'pending'"
+    " WHERE id IN (SELECT id FROM wecom_inboxevent WHERE status = 'pending'"
     " AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"
-    " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
     " RETURNING id, payload, attempts, event, change_type, last_error"
+)
+# Claimed rows a drain hands back unstarted (its lease running short).
+_RELEASE = (
+    "UPDATE wecom_inboxevent"
+    " SET status = 'pending', lease_until = NULL, attempts = attempts - 1"
+    " WHERE id = ANY(%(ids)s) AND status = 'processing'"
 )
 _FINISH = (
     "SET LOCAL synchronous_commit TO OFF;"
@@ -271,40 +280,65 @@ _FINISH = (
 )
 
 
-def _claim(sql: str, event_id: int | None = None) -> _Claimed | None:
+def _claim(sql: str, *, event_id: int | None = None, limit: int = 1) -> list[_Claimed]:
     now = timezone.now()
     params = {
         "id": event_id,
         "now": now,
         "lease": now + timedelta(seconds=settings.WECOM_INBOX_LEASE_S),
+        "limit": limit,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    claimed = _Claimed(*row)
-    if isinstance(claimed.payload, str):
-        claimed.payload = json.loads(claimed.payload)
-    return claimed
+        rows = [_Claimed(*row) for row in cursor.fetchall()]
+    for claimed in rows:
+        if isinstance(claimed.payload, str):
+            claimed.payload = json.loads(claimed.payload)
+    return sorted(rows, key=lambda row: row.id)
 
 
 def inbox_event_process(*, event_id: int) -> Outcome:
     """Claim this row, run its handler, and record what happened."""
-    row = _claim(_CLAIM_BY_ID, event_id)
-    if row is None:
+    rows = _claim(_CLAIM_BY_ID, event_id=event_id)
+    if not rows:
         return Outcome("skipped", event_id=event_id)  # done, or another worker holds the lease
-    return _run(row)
+    return _run(rows[0])
 
 
 def inbox_next_process() -> Outcome | None:
-    """Claim the oldest waiting row and process it; None when nothing is waiting.
+    """Claim the oldest waiting row and process it; None when nothing is waiting."""
+    outcomes = inbox_waiting_process(limit=1)
+    return outcomes[0] if outcomes else None
 
-    One row at a time, so parallel workers take rows in arrival order and each
-    sees the effects of the rows before it (group fill levels, say).
+
+def inbox_waiting_process(*, limit: int) -> list[Outcome]:
+    """Process up to ``limit`` of the oldest waiting rows, in arrival order.
+
+    Rows are claimed a few at a time (``WECOM_INBOX_CLAIM_BATCH``) and run one
+    after another, so parallel workers keep close to arrival order and each
+    sees the effects of the rows before it (group fill levels, say). Rows
+    claimed but not started when half their lease is gone (slow handlers) go
+    back to the queue, so the sweeper never re-sends a row a worker still
+    intends to run. Stops early when nothing is left to take.
     """
-    row = _claim(_CLAIM_NEXT)
-    return None if row is None else _run(row)
+    outcomes: list[Outcome] = []
+    while len(outcomes) < limit:
+        batch = min(settings.WECOM_INBOX_CLAIM_BATCH, limit - len(outcomes))
+        started = time.monotonic()
+        rows = _claim(_CLAIM_NEXT, limit=batch)
+        for i, row in enumerate(rows):
+            if time.monotonic() - started > settings.WECOM_INBOX_LEASE_S / 2:
+                _release(rows[i:])
+                return outcomes
+            outcomes.append(_run(row))
+        if len(rows) < batch:
+            break
+    return outcomes
+
+
+def _release(rows: list[_Claimed]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_RELEASE, {"ids": [row.id for row in rows]})
 
 
 def _run(row: _Claimed) -> Outcome:

@@ -40,20 +40,16 @@ def inbox_drain(limit: int) -> int:
     """Process up to ``limit`` of the oldest waiting rows (the webhook's publisher
     sends one such message for every few callbacks stored).
 
-    Rows are claimed one at a time, oldest first, so parallel workers keep to
-    arrival order; a drain that finds nothing left (another worker, or the
-    sweeper, got there first) stops early.
+    Rows are claimed a few at a time, oldest first, so parallel workers keep
+    close to arrival order; a drain that finds nothing left (another worker, or
+    the sweeper, got there first) stops early.
     """
-    from .inbox import inbox_next_process
+    from .inbox import inbox_waiting_process
 
-    processed = 0
-    while processed < limit:
-        outcome = inbox_next_process()
-        if outcome is None:
-            break
+    outcomes = inbox_waiting_process(limit=limit)
+    for outcome in outcomes:
         _retry_later(outcome)
-        processed += 1
-    return processed
+    return len(outcomes)
 
 
 @shared_task(name="scrm.wecom.tasks.inbox_sweep", ignore_result=True)

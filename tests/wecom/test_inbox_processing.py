@@ -157,6 +157,46 @@ def test_a_drain_stops_at_its_limit_and_skips_rows_another_worker_holds():
     assert row.attempts == 1 and row.processed_at is not None and row.lease_until is None
 
 
+def test_a_drain_claims_a_few_rows_at_a_time_and_runs_them_in_arrival_order(settings, monkeypatch):
+    from scrm.wecom import dispatch
+    from scrm.wecom.tasks import inbox_drain
+
+    settings.WECOM_INBOX_CLAIM_BATCH = 3
+    ran: list[str] = []
+    seen_claimed: list[int] = []
+
+    def handler(fields):
+        ran.append(fields["CreateTime"])
+        seen_claimed.append(InboxEvent.objects.filter(status="processing").count())
+
+    monkeypatch.setattr(dispatch, "handler_for", lambda fields: handler)
+    ids = [inbox_event_store(fields={"Event": "x", "CreateTime": str(n)}) for n in range(30, 37)]
+    assert inbox_drain(7) == 7
+    assert ran == [str(n) for n in range(30, 37)]
+    # Claims of 3, 3, then the last one: the rows claimed together wait their turn.
+    assert seen_claimed == [3, 2, 1, 3, 2, 1, 1]
+    rows = InboxEvent.objects.filter(id__in=ids)
+    assert {(row.status, row.attempts) for row in rows} == {("done", 1)}
+
+
+def test_a_slow_drain_hands_back_the_rows_it_has_not_started(settings, monkeypatch):
+    """Half the lease gone: the rest of the claim goes back to the queue (attempts
+    untouched), so the sweeper never re-sends a row this worker still means to run."""
+    from scrm.wecom import dispatch
+    from scrm.wecom.tasks import inbox_drain
+
+    settings.WECOM_INBOX_CLAIM_BATCH = 4
+    settings.WECOM_INBOX_LEASE_S = 1
+    monkeypatch.setattr(dispatch, "handler_for", lambda fields: lambda f: time.sleep(0.6))
+    ids = [inbox_event_store(fields={"Event": "x", "CreateTime": str(n)}) for n in range(40, 44)]
+    assert inbox_drain(4) == 1
+    rows = {row.id: row for row in InboxEvent.objects.filter(id__in=ids)}
+    assert (rows[ids[0]].status, rows[ids[0]].attempts) == ("done", 1)
+    assert {(rows[i].status, rows[i].attempts, rows[i].lease_until) for i in ids[1:]} == {
+        ("pending", 0, None)
+    }
+
+
 def test_the_publisher_sends_one_drain_per_batch_of_waiting_rows(monkeypatch):
     from scrm.wecom import inbox
     from scrm.wecom.tasks import inbox_drain
@@ -227,11 +267,11 @@ def test_a_claim_after_a_burst_does_not_read_the_rows_already_processed():
     waiting = InboxEvent.objects.order_by("-id").values_list("id", flat=True)[0]
     InboxEvent.objects.exclude(id=waiting).update(status="done", processed_at=now)
     statement = _CLAIM_NEXT.split(";", 1)[1]
-    params = {"now": now, "lease": now + timedelta(minutes=1)}
+    params = {"now": now, "lease": now + timedelta(minutes=1), "limit": 10}
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-        scans = _scans(cursor.fetchone()[0])
-    # The waiting row is found through the index of waiting rows, then updated by id.
+        scans = [node for node in _scans(cursor.fetchone()[0]) if "Relation Name" in node]
+    # The waiting rows are found through the index of waiting rows, then updated by id.
     assert sorted(node.get("Index Name") for node in scans) == [
         "wecom_inbox_pending_idx",
         "wecom_inboxevent_pkey",
