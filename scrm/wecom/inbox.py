@@ -305,12 +305,6 @@ def inbox_event_process(*, event_id: int) -> Outcome:
     return _run(rows[0])
 
 
-def inbox_next_process() -> Outcome | None:
-    """Claim the oldest waiting row and process it; None when nothing is waiting."""
-    outcomes = inbox_waiting_process(limit=1)
-    return outcomes[0] if outcomes else None
-
-
 def inbox_waiting_process(*, limit: int) -> list[Outcome]:
     """Process up to ``limit`` of the oldest waiting rows, in arrival order.
 

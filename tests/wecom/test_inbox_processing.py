@@ -124,7 +124,7 @@ def test_group_events_mirror_the_group_and_its_members(wecom_sandbox):
 
 
 def test_drains_take_the_oldest_waiting_rows_first_and_leave_rows_in_backoff():
-    from scrm.wecom.inbox import inbox_next_process
+    from scrm.wecom.inbox import inbox_waiting_process
     from scrm.wecom.tasks import inbox_drain
 
     first, second, third = (
@@ -133,12 +133,12 @@ def test_drains_take_the_oldest_waiting_rows_first_and_leave_rows_in_backoff():
     InboxEvent.objects.filter(id=first).update(
         next_attempt_at=timezone.now() + timedelta(minutes=1)  # failed once; not due yet
     )
-    outcome = inbox_next_process()
+    [outcome] = inbox_waiting_process(limit=1)
     assert outcome.event_id == second and outcome.status == "ignored"
     assert inbox_drain(5) == 1  # only the third was left to take
     statuses = dict(InboxEvent.objects.values_list("id", "status"))
     assert statuses == {first: "pending", second: "ignored", third: "ignored"}
-    assert inbox_next_process() is None
+    assert inbox_waiting_process(limit=1) == []
     InboxEvent.objects.filter(id=first).update(next_attempt_at=timezone.now())
     assert inbox_drain(5) == 1 and InboxEvent.objects.get(id=first).status == "ignored"
 
