@@ -9,7 +9,10 @@ one queue of callbacks), compares it with a trivial ``success`` view on the same
 server (run before the callbacks and again once the worker has drained them: a
 shared machine's speed drifts, so the ratio is to the mean of the two), checks
 that every event is in the inbox exactly once and processed, and how long the
-worker took to finish after the load ended. Stops everything it started.
+worker took to finish after the load ended. Each phase also reports the CPU
+time per request of the web processes, PostgreSQL, the worker and the rest of
+the machine (from /proc), which says where a callback's cost goes. Stops
+everything it started.
 
     .venv/bin/python bench/callback_ingest.py [--events 20000] [--concurrency 32]
 
@@ -194,10 +197,65 @@ def _drive_wrk(port: int, requests: list[tuple[str, bytes]], concurrency: int) -
     }
 
 
-def _drive(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> dict:
+class _CpuMeter:
+    """CPU time the parts of the system spend on each request of a phase, from /proc.
+
+    web: gunicorn's process group; worker: Celery's; postgres: the postmaster
+    and its children (one backend per connection); rest: everything else the
+    machine ran meanwhile (the load generator, the kernel's network and disk
+    work, Redis), from the machine-wide counters less those three.
+    """
+
+    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, *, web_pgid: int, worker_pgid: int, postmaster: int):
+        self.web_pgid, self.worker_pgid, self.postmaster = web_pgid, worker_pgid, postmaster
+
+    def _part(self, pid: int, pgid: int, ppid: int) -> str | None:
+        if pgid == self.web_pgid:
+            return "web"
+        if self.worker_pgid and pgid == self.worker_pgid:
+            return "worker"
+        if self.postmaster and self.postmaster in (pid, ppid):
+            return "postgres"
+        return None
+
+    def snapshot(self) -> dict[str, float]:
+        ticks = dict.fromkeys(("web", "postgres", "worker"), 0)
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            part = self._part(int(entry.name), int(fields[2]), int(fields[1]))
+            if part:
+                ticks[part] += int(fields[11]) + int(fields[12])  # utime + stime
+        with open("/proc/stat") as f:
+            # user nice system idle iowait irq softirq: all but idle and iowait is busy
+            cpu = [int(x) for x in f.readline().split()[1:8]]
+        ticks["busy"] = sum(cpu) - cpu[3] - cpu[4]
+        return ticks
+
+    def per_request(self, before: dict, after: dict, requests: int) -> dict[str, float]:
+        spent = {k: (after[k] - before[k]) * self.TICK_MS / requests for k in after}
+        spent["rest"] = spent.pop("busy") - spent["web"] - spent["postgres"] - spent["worker"]
+        return {k: round(max(v, 0.0), 3) for k, v in spent.items()}
+
+
+def _drive(
+    port: int, requests: list[tuple[str, bytes]], concurrency: int, meter: _CpuMeter | None = None
+) -> dict:
+    before = meter.snapshot() if meter else None
     if shutil.which("wrk"):
-        return _drive_wrk(port, requests, concurrency)
-    return _drive_threads(port, requests, concurrency)
+        result = _drive_wrk(port, requests, concurrency)
+    else:
+        result = _drive_threads(port, requests, concurrency)
+    if meter:
+        result["cpu_ms_per_request"] = meter.per_request(before, meter.snapshot(), len(requests))
+    return result
 
 
 def _drive_threads(port: int, requests: list[tuple[str, bytes]], concurrency: int) -> dict:
@@ -273,17 +331,21 @@ def loadgen_main(args: argparse.Namespace) -> int:
     trivial``: the trivial view again (after the worker has drained the inbox).
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+    meter = _CpuMeter(
+        web_pgid=args.web_pgid, worker_pgid=args.worker_pgid, postmaster=args.postmaster
+    )
     events = _payloads(args.run, args.events)
     trivial = [("/wecom/ping-trivial/", body) for _path, body in events[: args.trivial]]
     if args.phase == "trivial":
-        print(json.dumps({"trivial": _drive(args.port, trivial, args.concurrency)}), flush=True)
+        result = {"trivial": _drive(args.port, trivial, args.concurrency, meter)}
+        print(json.dumps(result), flush=True)
         return 0
     warm = _payloads(args.run, 300, prefix="wmW")
     _drive(args.port, warm, args.concurrency)
     _drive(args.port, trivial[:300], args.concurrency)
     result = {
-        "trivial": _drive(args.port, trivial, args.concurrency),
-        "callback": _drive(args.port, events, args.concurrency),
+        "trivial": _drive(args.port, trivial, args.concurrency, meter),
+        "callback": _drive(args.port, events, args.concurrency, meter),
     }
     print(json.dumps(result), flush=True)
     return 0
@@ -360,6 +422,9 @@ def main() -> int:
     parser.add_argument("--phase", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--run", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--web-pgid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-pgid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--postmaster", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
         return loadgen_main(args)
@@ -426,6 +491,8 @@ def main() -> int:
                     sys.executable, __file__, "--loadgen", "--phase", phase,
                     "--port", str(port), "--run", run, "--events", str(args.events),
                     "--trivial", str(args.trivial), "--concurrency", str(args.concurrency),
+                    "--web-pgid", str(web.pid), "--worker-pgid", str(worker.pid if worker else 0),
+                    "--postmaster", (var / "pg" / "postmaster.pid").read_text().split()[0],
                 ],
                 cwd=BASE_DIR,
                 env={**env, "DJANGO_SETTINGS_MODULE": "scrm.settings.dev"},
