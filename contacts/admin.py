@@ -239,6 +239,10 @@ class BankRecordAdmin(admin.ModelAdmin):
                 result = bank_records_import(
                     rows=rows, actor=request.user, request=request, source=token["name"]
                 )
+            except (DomainError, FileNotFoundError) as exc:
+                message = exc.message if isinstance(exc, DomainError) else _("请重新上传文件")
+                self.message_user(request, message, messages.ERROR)
+                return redirect(reverse("admin:contacts_bankrecord_import"))
             finally:
                 stored.unlink(missing_ok=True)
             self.message_user(

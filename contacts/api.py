@@ -75,13 +75,15 @@ class CustomerRevealApi(APIView):
 
 @extend_schema(tags=["customers"], request=BindSerializer, responses=CustomerSerializer)
 class CustomerBindApi(APIView):
-    """A manager binds their customer to a bank record by customer number or phone (D4)."""
+    """A manager binds their customer to a bank record of their scope by customer number
+    or phone (D4); 404 for a record missing or out of scope, 409 when bound to another
+    customer, 429 past the hourly attempts. Audited."""
 
     def post(self, request, pk: int):
         body = BindSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         customer = customer_bind_by_manager(
-            user=request.user, customer_id=pk, **body.validated_data
+            user=request.user, customer_id=pk, request=request, **body.validated_data
         )
         return Response(CustomerSerializer(customer).data)
 

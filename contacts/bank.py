@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -30,10 +31,11 @@ from django.utils.translation import gettext_noop
 from scrm.core.audit import audit_record
 from scrm.core.errors import DomainError
 from scrm.core.models import AuditEvent
+from scrm.core.roles import Role, user_has_role
 
-from .crypto import encrypt_many, phone_hash, phone_hasher, phone_normalize
+from .crypto import encrypt_many, mask_phone, phone_hash, phone_hasher, phone_normalize
 from .models import BankRecord, Customer, FollowRelation, TimelineEntry
-from .selectors import customers_visible_to, staff_of
+from .selectors import customers_visible_to, staff_of, user_sees_all_customers
 
 # Canonical column → headers accepted in the bank's file (Chinese or English).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -69,6 +71,8 @@ _COPY_BATCH = 20_000
 VERIFY_TIMELINE_KIND = "verified"
 _H5_VERIFY_SALT = "contacts.h5.verify"
 _H5_ATTEMPTS = 5
+# Manager bind attempts per person per hour (D4), as on the H5 page: too few to probe phones.
+_BIND_ATTEMPTS = 5
 
 
 @dataclass
@@ -129,16 +133,27 @@ def rows_from_csv(data: bytes) -> Iterator[dict]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("gb18030")
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise DomainError(
+                "file_encoding", _("无法识别文件编码，请将 CSV 另存为 UTF-8 或 GB18030 编码")
+            ) from exc
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return
-    columns = _canonical(header)
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        yield {c: v for c, v in zip(columns, values, strict=False) if c}
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        columns = _canonical(header)
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            yield {c: v for c, v in zip(columns, values, strict=False) if c}
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+        raise DomainError(
+            "file_unreadable",
+            _("CSV 文件第 %(line)d 行无法读取（字段过长或格式错误）") % {"line": reader.line_num},
+        ) from exc
 
 
 def rows_from_xlsx(data: bytes) -> Iterator[dict]:
@@ -159,6 +174,8 @@ def rows_from_xlsx(data: bytes) -> Iterator[dict]:
             if values is None or all(v in (None, "") for v in values):
                 continue
             yield {c: v for c, v in zip(columns, values, strict=False) if c}
+    except Exception as exc:  # a damaged sheet fails while it is read, in several types
+        raise DomainError("file_unreadable", _("无法读取 Excel 文件，请确认是 .xlsx 格式")) from exc
     finally:
         wb.close()
 
@@ -593,31 +610,137 @@ def follow_set_remark_mobiles(*, follow: FollowRelation, mobiles: Iterable[str])
     return follow
 
 
+def bank_records_in_scope_of(user) -> QuerySet[BankRecord]:
+    """Bank records a person may bind customers to: ops every record; branch managers
+    and customer managers the records of their own branch (the record's ``branch``).
+    Records of no known branch are left to ops. Mirrors ``customers_visible_to``."""
+    qs = BankRecord.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user_sees_all_customers(user):
+        return qs
+    staff = staff_of(user)
+    if staff is None or staff.branch_id is None:
+        return qs.none()
+    if user_has_role(user, Role.BRANCH_MANAGER) or user_has_role(user, Role.CUSTOMER_MANAGER):
+        return qs.filter(branch_id=staff.branch_id)
+    return qs.none()
+
+
+def _attempt_count(key: str, *, limit: int, window_s: int = 3600) -> None:
+    """Count one attempt under ``key``; past ``limit`` in the window answer 429.
+    The counter lives in the cache (Redis), so it survives a rolled-back request."""
+    cache.add(key, 0, timeout=window_s)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window ran out between add and incr
+        cache.add(key, 1, timeout=window_s)
+        count = 1
+    if count > limit:
+        raise DomainError("too_many_attempts", _("尝试次数过多，请一小时后再试"), status=429)
+
+
+def _bind_input_matches(record: BankRecord, *, customer_no: str, hashed_phone: str) -> bool:
+    if customer_no:
+        return record.customer_no == customer_no
+    return bool(hashed_phone) and record.phone_hash == hashed_phone
+
+
 def customer_bind_by_manager(
-    *, user, customer_id: int, customer_no: str = "", phone: str = ""
+    *, user, customer_id: int, customer_no: str = "", phone: str = "", request=None
 ) -> Customer:
-    """A manager binds one of their customers by customer number or phone (D4)."""
+    """A manager binds one of their customers by customer number or phone (D4).
+
+    Only records in the person's scope (``bank_records_in_scope_of``) and not bound to
+    another customer can be bound; an out-of-scope record gets the same answer as a
+    missing one. Attempts are limited per person, and every attempt and its result is
+    audited, so the form cannot be used to find out whose phone is a bank customer's."""
+    customer_no = (customer_no or "").strip()
+    phone = (phone or "").strip()
+    details: dict = {"operation": "bank_bind", "by": "customer_no" if customer_no else "phone"}
+    if customer_no:
+        details["customer_no"] = customer_no[:32]
+    elif phone:
+        details["phone"] = mask_phone(phone_normalize(phone) or phone[:20])
+    else:
+        details["by"] = ""
+    try:
+        with transaction.atomic():
+            customer = _customer_bind_in_scope(
+                user=user, customer_id=customer_id, customer_no=customer_no, phone=phone
+            )
+            audit_record(
+                actor=user,
+                action=AuditEvent.Action.CHANGE,
+                target=("contacts.customer", customer_id),
+                request=request,
+                details={**details, "result": "bound", "bank_record": customer.bank_record_id},
+            )
+    except DomainError as exc:
+        # Written after the rollback, so a refused attempt stays on record.
+        audit_record(
+            actor=user,
+            action=AuditEvent.Action.CHANGE,
+            target=("contacts.customer", customer_id),
+            request=request,
+            details={**details, "result": exc.code},
+        )
+        raise
+    return customer
+
+
+def _customer_bind_in_scope(*, user, customer_id: int, customer_no: str, phone: str) -> Customer:
     customer = customers_visible_to(user).filter(pk=customer_id).first()
     if customer is None:
         raise DomainError("not_found", _("客户不存在或无权查看"), status=404)
-    customer_no = customer_no.strip()
-    if customer_no:
-        record = BankRecord.objects.filter(customer_no=customer_no).first()
-    elif phone:
+    hashed_phone = ""
+    if not customer_no:
+        if not phone:
+            raise DomainError("binding_missing", _("请输入客户号或手机号"))
         normalized = phone_normalize(phone)
         if normalized is None:
             raise DomainError("phone_invalid", _("手机号格式不正确"))
-        record = BankRecord.objects.filter(phone_hash=phone_hash(normalized)).first()
+        hashed_phone = phone_hash(normalized)
+    if customer.status == Customer.Status.ERASED:
+        raise DomainError("customer_erased", _("该客户的个人信息已删除"))
+    # Decided before any lookup: otherwise "already bound elsewhere" versus "not found"
+    # would tell whether the number or phone is a bank customer's.
+    if customer.verified_at and customer.bank_record_id is not None:
+        if _bind_input_matches(
+            customer.bank_record, customer_no=customer_no, hashed_phone=hashed_phone
+        ):
+            return customer
+        raise DomainError("already_verified", _("该客户已认证为其他行内客户"))
+    _attempt_count(f"bank-bind-attempts:{user.pk}", limit=_BIND_ATTEMPTS)
+    records = bank_records_in_scope_of(user)
+    if customer_no:
+        records = records.filter(customer_no=customer_no)
     else:
-        raise DomainError("binding_missing", _("请输入客户号或手机号"))
+        records = records.filter(phone_hash=hashed_phone).order_by("customer_no")
+    record = records.select_for_update(of=("self",)).first()
     if record is None:
         raise DomainError("bank_record_not_found", _("未找到对应的行内客户"), status=404)
+    if Customer.objects.filter(bank_record=record).exclude(pk=customer.pk).exists():
+        raise DomainError(
+            "bank_record_taken", _("该行内客户已绑定其他客户，请联系运营核实"), status=409
+        )
     return customer_verify(
         customer=customer,
         record=record,
         method=Customer.VerifyMethod.MANAGER_BINDING,
         staff=staff_of(user),
     )
+
+
+def signed_customer_id(data) -> int | None:
+    """The customer id of a signed H5 link payload (``{"c": <id>}``), or None when the
+    payload has another shape (an old or hand-made link)."""
+    if not isinstance(data, dict):
+        return None
+    pk = data.get("c")
+    if type(pk) is not int or pk <= 0:  # bool is an int subclass: excluded on purpose
+        return None
+    return pk
 
 
 def customer_verify_link_token(*, customer: Customer) -> str:
@@ -632,7 +755,8 @@ def customer_from_verify_token(token: str) -> Customer:
         raise DomainError("link_expired", _("链接已过期，请联系您的客户经理重新发送")) from exc
     except signing.BadSignature as exc:
         raise DomainError("link_invalid", _("链接无效")) from exc
-    customer = Customer.objects.filter(pk=data.get("c")).first()
+    pk = signed_customer_id(data)
+    customer = Customer.objects.filter(pk=pk).first() if pk is not None else None
     if customer is None or customer.status == Customer.Status.ERASED:
         raise DomainError("link_invalid", _("链接无效"))
     return customer
@@ -644,10 +768,7 @@ def customer_verify_by_phone(*, token: str, phone: str) -> Customer:
     customer = customer_from_verify_token(token)
     if customer.verified_at:
         return customer
-    key = f"h5-verify-attempts:{customer.pk}"
-    cache.add(key, 0, timeout=3600)
-    if cache.incr(key) > _H5_ATTEMPTS:
-        raise DomainError("too_many_attempts", _("尝试次数过多，请一小时后再试"), status=429)
+    _attempt_count(f"h5-verify-attempts:{customer.pk}", limit=_H5_ATTEMPTS)
     normalized = phone_normalize(phone)
     if normalized is None:
         raise DomainError("phone_invalid", _("手机号格式不正确"))

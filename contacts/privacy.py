@@ -20,6 +20,7 @@ from scrm.core.audit import audit_record
 from scrm.core.errors import DomainError
 from scrm.core.models import AuditEvent
 
+from .bank import signed_customer_id
 from .crypto import mask_id_number, mask_phone
 from .models import Customer, FollowRelation, TimelineEntry
 from .selectors import customers_visible_to
@@ -227,7 +228,8 @@ def customer_from_unsubscribe_token(token: str) -> Customer:
         )
     except signing.BadSignature as exc:
         raise DomainError("link_invalid", _("链接无效")) from exc
-    customer = Customer.objects.filter(pk=data.get("c")).first()
+    pk = signed_customer_id(data)
+    customer = Customer.objects.filter(pk=pk).first() if pk is not None else None
     if customer is None:
         raise DomainError("link_invalid", _("链接无效"))
     return customer

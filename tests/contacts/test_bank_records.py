@@ -147,7 +147,9 @@ def test_remark_mobile_match_verifies_with_a_timeline_entry(cast):
 
 
 def test_manager_binds_own_customer_but_not_someone_elses(cast):
-    bank_records_import(rows=[{"customer_no": "B1", "phone": "13800001111", "debit_card": "1"}])
+    bank_records_import(
+        rows=[{"customer_no": "B1", "phone": "13800001111", "debit_card": "1", "branch": "SZ-FT"}]
+    )
     mine = CustomerFactory()
     FollowRelationFactory(customer=mine, staff=cast.staff_a)
     theirs = CustomerFactory()
@@ -161,7 +163,9 @@ def test_manager_binds_own_customer_but_not_someone_elses(cast):
     assert mine.timeline.get(kind="verified").staff == cast.staff_a
     response = api.post(f"/api/customers/{theirs.pk}/bind/", {"phone": "13800001111"})
     assert response.status_code == 404
-    response = api.post(f"/api/customers/{mine.pk}/bind/", {"customer_no": "NOPE"})
+    another = CustomerFactory()
+    FollowRelationFactory(customer=another, staff=cast.staff_a)
+    response = api.post(f"/api/customers/{another.pk}/bind/", {"customer_no": "NOPE"})
     assert response.json()["code"] in ("bank_record_not_found",)
 
 
@@ -226,3 +230,58 @@ def test_remark_mobiles_from_wecom_are_kept_encrypted_and_verify_the_customer(ca
         customer=customer, staff=cast.staff_a, info={**info, "remark_mobiles": []}
     )
     assert FollowRelation.objects.get(pk=follow.pk).remark_mobiles == ""
+
+
+# --- files that cannot be read: a 400 with a message, never a 500 -------------------
+
+# Neither UTF-8 nor GB18030: bytes GB18030 has no character for.
+UNDECODABLE = "客户号,姓名\n".encode() + b"C1,\xff\xfe\x80\x80\n"
+# One field past Python's csv field limit (131,072 characters).
+OVERLONG = (HEADER + "C1," + "张" * 131_073 + ",13800001111\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "message"),
+    [
+        (UNDECODABLE, "file_encoding", "无法识别文件编码"),
+        (OVERLONG, "file_unreadable", "第 2 行无法读取"),
+    ],
+    ids=["encoding", "overlong-field"],
+)
+def test_unreadable_csv_is_a_400_in_the_api(cast, data, code, message):
+    upload = io.BytesIO(data)
+    upload.name = "bank.csv"
+    api = APIClient()
+    api.force_authenticate(cast.ops_admin)
+    response = api.post("/api/bank-records/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
+    assert message in response.json()["message"]
+    assert not BankRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(UNDECODABLE, "无法识别文件编码"), (OVERLONG, "第 2 行无法读取")],
+    ids=["encoding", "overlong-field"],
+)
+def test_unreadable_csv_is_a_form_error_in_the_admin(cast, client, data, message):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(cast.ops_admin)
+    url = reverse("admin:contacts_bankrecord_import")
+    page = client.post(url, {"file": SimpleUploadedFile("bank.csv", data)})
+    assert page.status_code == 200
+    assert 'id="import-error"' in page.content.decode()
+    assert message in page.content.decode()
+    assert "bank_import_file" not in client.session
+
+
+def test_a_damaged_xlsx_is_a_400_in_the_api(cast):
+    upload = io.BytesIO(b"PK\x03\x04 not really a workbook")
+    upload.name = "bank.xlsx"
+    api = APIClient()
+    api.force_authenticate(cast.ops_admin)
+    response = api.post("/api/bank-records/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["code"] == "file_unreadable"
