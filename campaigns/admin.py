@@ -78,6 +78,9 @@ def _is_reviewer(user) -> bool:
 
 
 class ContentAdminForm(forms.ModelForm):
+    # Set per request by ``ContentAdmin.get_form``: only ops write content.
+    user_may_edit = True
+
     class Meta:
         model = Content
         fields = ["title", "text", "attachments"]
@@ -90,6 +93,10 @@ class ContentAdminForm(forms.ModelForm):
         instance = self.instance
         if instance.pk and instance.status == Content.Status.PENDING:
             raise ValidationError(_("内容正在审核中，审核完成后才能修改"))
+        if not self.user_may_edit:
+            # A reviewer's page has no save button, but a stale or hand-made POST
+            # reaches here with every field read-only: nothing to save.
+            raise ValidationError(_("只有运营人员可以修改内容；请在审核区给出审核结论"))
         text = cleaned.get("text") or ""
         try:
             attachments = content_rules.attachments_normalize(cleaned.get("attachments"))
@@ -147,6 +154,11 @@ class ContentAdmin(admin.ModelAdmin):
         if not _is_editor(request.user) or (obj and obj.status == Content.Status.PENDING):
             return ("title", "text", "attachments")
         return ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user_may_edit = _is_editor(request.user)  # a fresh class per call
+        return form
 
     def get_actions(self, request):
         actions = super().get_actions(request)

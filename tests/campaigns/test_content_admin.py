@@ -145,3 +145,33 @@ def test_admin_review_errors_are_in_english_with_accept_language_en(
     html = response.content.decode()
     assert "Please give a reason when rejecting" in html
     assert "驳回时请填写审核意见" not in html
+
+
+@pytest.mark.parametrize("state", ["draft", "pending", "approved"])
+def test_a_reviewer_saving_the_content_form_gets_a_form_error_not_a_crash(
+    client, cast, welcome_text, state
+):
+    """Reviewers have no save button, but a stale or hand-made POST must not 500."""
+    content = services.content_create(actor=cast.ops, title="周三美食福利", text=welcome_text)
+    if state != "draft":
+        services.content_submit(actor=cast.ops, content_id=content.pk)
+    if state == "approved":
+        services.content_approve(actor=cast.compliance, content_id=content.pk, comment="同意")
+    client.force_login(cast.compliance)
+    for url in (
+        f"/admin/campaigns/content/{content.pk}/change/",
+        f"/admin/campaigns/contentreviewqueue/{content.pk}/change/",
+    ):
+        response = client.post(
+            url, {"title": "改过的标题", "text": "保本保息", "attachments": "[]", "_save": "1"}
+        )
+        if "contentreviewqueue" in url and state != "pending":
+            assert response.status_code == 302  # not in the queue: back to the list
+            continue
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "errornote" in html
+        expected = "内容正在审核中" if state == "pending" else "只有运营人员可以修改内容"
+        assert expected in html
+    content.refresh_from_db()
+    assert (content.title, content.text) == ("周三美食福利", welcome_text)
