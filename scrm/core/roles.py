@@ -14,13 +14,6 @@ from .role_names import ROLE_LABELS, Role
 __all__ = ["ROLE_LABELS", "ROLE_PERMISSIONS", "Role", "roles_sync", "user_has_role", "user_roles"]
 
 # (app_label, codename prefix or full codename). "*" means every permission of the app.
-_VIEW_ALL = [
-    ("contacts", "view_"),
-    ("groups", "view_"),
-    ("campaigns", "view_"),
-    ("tagging", "view_"),
-    ("wecom", "view_"),
-]
 # Revealing plain-text phones/ID numbers and erasing a customer are ops-admin only (D14);
 # the other contacts permissions are listed by kind so these two stay out of ops staff.
 _CONTACTS_OPS = [
@@ -33,6 +26,7 @@ _CONTACTS_OPS = [
 _OPS_WRITE = [
     *_CONTACTS_OPS,
     ("groups", "*"),
+    ("sop", "*"),  # groups.sop: the SOP calendar, its pushes and the task rules
     ("campaigns", "*"),
     ("tagging", "*"),
     ("wecom", "view_"),
@@ -47,10 +41,13 @@ ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
         ("contacts", "erase_customer"),
         ("auth", "*"),
         ("core", "*"),
+        ("axes", "*"),  # login lockouts: see and lift them
         ("django_celery_beat", "*"),
     ],
     Role.OPS_STAFF: _OPS_WRITE,
-    Role.COMPLIANCE_REVIEWER: [*_VIEW_ALL, ("campaigns", "change_"), ("core", "view_")],
+    # Reviewing needs the content library and its history, not customers (D14): no
+    # contacts, groups, tags, WeCom inbox or audit trail.
+    Role.COMPLIANCE_REVIEWER: [("campaigns", "view_"), ("campaigns", "change_")],
     Role.BRANCH_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
     Role.CUSTOMER_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
 }

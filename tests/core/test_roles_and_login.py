@@ -92,3 +92,55 @@ def test_audit_records_cannot_be_edited_or_deleted_even_by_the_ops_admin(client,
     assert client.post(f"/admin/core/auditevent/{event.pk}/delete/").status_code == 403
     event.refresh_from_db()
     assert event.actor_name == "x"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/contacts/bankrecord/",
+        "/admin/contacts/customer/",
+        "/admin/contacts/timelineentry/",
+        "/admin/contacts/branch/",
+        "/admin/groups/customergroup/",
+        "/admin/tagging/customertag/",
+        "/admin/core/auditevent/",
+    ],
+)
+def test_compliance_reviewers_do_not_see_the_bank_customer_file(client, cast, url):
+    """Least privilege (D14): reviewing content needs no customer data."""
+    client.force_login(cast.compliance)
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_compliance_reviewers_keep_the_content_library_and_review_queue(client, cast):
+    client.force_login(cast.compliance)
+    for url in (
+        "/admin/campaigns/content/",
+        "/admin/campaigns/contentreviewqueue/",
+        "/admin/campaigns/contentreview/",
+        "/admin/campaigns/bannedphrase/",
+    ):
+        assert client.get(url).status_code == 200, url
+    codes = set(
+        Group.objects.get(name=Role.COMPLIANCE_REVIEWER)
+        .permissions.values_list("content_type__app_label", flat=True)
+        .distinct()
+    )
+    assert codes == {"campaigns"}
+
+
+@pytest.mark.django_db
+def test_ops_staff_open_every_sop_admin_page(client, cast):
+    """Ops run the SOP calendar (D6): every changelist of the sop app is theirs."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    sop_models = [m for m in admin.site._registry if m._meta.app_label == "sop"]
+    assert sop_models
+    client.force_login(cast.ops)
+    for model in sop_models:
+        url = reverse(f"admin:sop_{model._meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/sop/").status_code == 200
