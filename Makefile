@@ -18,6 +18,7 @@ run: $(STAMP)
 
 ## test: the whole suite on real PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL are set)
 test: $(STAMP)
+	$(PY) -m scrm.devstack browser -- $(PYTEST_ARGS)
 	$(PY) -m scrm.devstack exec -- $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -3,6 +3,7 @@
     python -m scrm.devstack run            # `make run`: services, web, worker, beat, sandbox
     python -m scrm.devstack exec -- CMD    # `make test`: services for CMD's lifetime
     python -m scrm.devstack services       # only the embedded services, until Ctrl-C
+    python -m scrm.devstack browser        # `make test`: Debian's Chromium, installed once
 
 With ``DATABASE_URL`` unset, an embedded PostgreSQL runs from ``var/pg``; with
 ``REDIS_URL`` unset, an embedded Redis runs from ``var/redis``. Set either one
@@ -430,8 +431,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("migrating the database")
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "collectstatic", "--noinput", "-v", "0")
-        _say("loading demo data")
-        _manage(env, "seed_demo")
         sup = Supervisor(env)
         sup.spawn("web", web_argv(host=host, port=port, workers=args.web_workers))
         sup.spawn("worker", worker_argv(name="worker@%h"))
@@ -451,10 +450,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                     str(args.sandbox_port),
                     "--callback-url",
                     f"http://127.0.0.1:{port}/wecom/callback/",
+                    "--state-file",
+                    str(var / "sandbox" / "state.json"),
                 ],
             )
         base = f"http://{host}:{port}"
         if _wait_healthy(f"{base}/healthz", sup):
+            # The demo is made through WeCom (the sandbox's callbacks reach the web
+            # server and the worker), so it loads once everything is up.
+            _say("loading demo data")
+            try:
+                _manage(env, "seed_demo")
+            except subprocess.CalledProcessError:
+                _say("the demo data could not be loaded completely; see the messages above")
             _print_welcome(base, sandbox, args.sandbox_port)
         elif not stop.is_set():
             _say(f"the system did not become healthy; see {base}/healthz and the logs above")
@@ -541,6 +549,44 @@ def cmd_services(args: argparse.Namespace) -> int:
             lock.unlink()
 
 
+CHROMIUM = Path(os.environ.get("SCRM_CHROMIUM", "/usr/bin/chromium"))
+
+
+def cmd_browser(args: argparse.Namespace) -> int:
+    """Make sure the browser tests have Debian's headless Chromium (never a downloaded one).
+
+    Installed once with apt when running as root on Debian; elsewhere the exact
+    package to install is named and the command fails. Nothing is needed when
+    the pytest arguments deselect the browser tests (``-m 'not browser'``).
+    """
+    if "not browser" in " ".join(args.pytest_args or []):
+        return 0
+    if CHROMIUM.exists():
+        return 0
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0:
+        _say(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests (once)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        steps = (
+            [apt, "update", "-qq"],
+            [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        )
+        for step in steps:
+            if subprocess.run(step, env=env, stdout=subprocess.DEVNULL).returncode != 0:  # noqa: S603
+                break
+        if CHROMIUM.exists():
+            _say("chromium installed")
+            return 0
+        _say("apt-get could not install chromium (see its messages above)")
+    how = "apt-get install chromium" if apt else "your system's Chromium package"
+    _say(
+        f"the browser tests need headless Chromium at {CHROMIUM}, which is missing.\n"
+        f"       Install it as root: {how} (or point SCRM_CHROMIUM at a Chromium binary),\n"
+        "       or run the suite without them: make test PYTEST_ARGS=\"-m 'not browser'\""
+    )
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scrm.devstack", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -558,9 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     ex.set_defaults(func=cmd_exec)
     sv = sub.add_parser("services", help="run only the embedded services")
     sv.set_defaults(func=cmd_services)
+    br = sub.add_parser("browser", help="install Debian's Chromium for the browser tests")
+    br.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    br.set_defaults(func=cmd_browser)
     args = parser.parse_args(argv)
-    if getattr(args, "command", None) and args.command[:1] == ["--"]:
-        args.command = args.command[1:]
+    for name in ("command", "pytest_args"):
+        value = getattr(args, name, None)
+        if value and value[:1] == ["--"]:
+            setattr(args, name, value[1:])
     return args.func(args)
 
 
