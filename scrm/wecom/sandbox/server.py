@@ -153,6 +153,7 @@ class SandboxServer:
                         latency_ms=int(body.get("latency_ms") or 0),
                         timeout_s=float(body.get("timeout_s") or 0),
                         times=int(body.get("times", 1)),
+                        answer=body.get("answer"),
                     )
                     sb.state.faults.setdefault(body.get("endpoint") or "*", []).append(fault)
                 return 200, {"ok": True}
@@ -277,6 +278,13 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.timeout_s)  # longer than the client waits: a timeout there
             if fault.http_status:
                 self._send(fault.http_status, "<html>upstream error</html>", "text/html")
+                return
+            if fault.answer is not None:
+                with sandbox.lock:
+                    sandbox.state.calls.append(
+                        {"endpoint": endpoint, "errcode": 0, "at": time.time(), "fault": True}
+                    )
+                self._send(200, {"errcode": 0, "errmsg": "ok", **fault.answer})
                 return
             if fault.errcode is not None:
                 with sandbox.lock:

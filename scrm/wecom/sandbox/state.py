@@ -78,6 +78,9 @@ class Fault:
     latency_ms: int = 0
     timeout_s: float = 0.0
     times: int = 1
+    # An answer that succeeds with these fields instead (e.g. ``{"follow_user": []}``:
+    # WeCom answering empty lists, as with a wrong secret or missing permission).
+    answer: dict | None = None
 
 
 @dataclass
@@ -1032,6 +1035,9 @@ class Sandbox:
             half = bool(body.get("half", False))
             ext = self._customer_ensure(body.get("external_userid"), body.get("name", ""))
             follow = self._follow_add(ext, userid, state=state, add_way=add_way)
+            if body.get("remark_mobiles"):
+                # The manager notes the customer's mobile in the client as they add them.
+                follow["remark_mobiles"] = [str(m) for m in body["remark_mobiles"]]
             fields = self._contact_event(
                 "add_half_external_contact" if half else "add_external_contact", userid, ext
             )

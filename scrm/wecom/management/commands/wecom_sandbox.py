@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 
 from scrm.wecom.sandbox import SandboxConfig, SandboxServer
+from scrm.wecom.sandbox.persist import StateFile
 
 
 class Command(BaseCommand):
@@ -17,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed-staff", default="", help="comma-separated userids to create at start"
         )
+        parser.add_argument(
+            "--state-file",
+            default="",
+            help="keep the fake corp in this JSON file across restarts (make run: var/sandbox/)",
+        )
 
     def handle(self, *args, **options):
         server = SandboxServer(
@@ -24,23 +33,34 @@ class Command(BaseCommand):
             host=options["host"],
             port=options["port"],
         )
+        state_file = None
+        if options["state_file"]:
+            state_file = StateFile(server.sandbox, Path(options["state_file"]))
+            if state_file.load():
+                snap = server.sandbox.state
+                self.stdout.write(
+                    f"WeCom sandbox state loaded from {state_file.path}: "
+                    f"{len(snap.users)} staff, {len(snap.customers)} customers, "
+                    f"{len(snap.chats)} groups"
+                )
+            state_file.start()
         if options["seed_staff"]:
             server.sandbox.seed_users(
                 [{"userid": u} for u in options["seed_staff"].split(",") if u]
             )
-        else:
-            # The demo's staff exist in the fake corp too, so `make run` works end to end.
-            from scrm.demo import DEMO_PEOPLE
-
-            server.sandbox.seed_users(
-                [{"userid": w, "name": n} for _u, n, _r, w, _b in DEMO_PEOPLE if w]
-            )
         self.stdout.write(
             f"WeCom sandbox on {server.base_url} (callbacks to {options['callback_url'] or 'nowhere'})"
         )
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
             server.httpd.server_close()
+            if state_file is not None:
+                state_file.stop()
