@@ -76,43 +76,70 @@ def prp_for(keys: Keys) -> PrpCrypto:
     return PrpCrypto(crypto_for(keys).key)
 
 
-def _element_value(element: ET.Element) -> str | dict | None:
-    """One element as xmltodict shapes it: text (stripped, None when empty) for a
-    leaf; for a parent, a dict of its children, a repeated child as a list;
-    attributes as ``@name``, a parent's own text as ``#text``."""
-    text = (element.text or "").strip() or None
-    if not len(element) and not element.attrib:
-        return text
-    out: dict = {f"@{name}": value for name, value in element.attrib.items()}
-    for child in element:
-        value = _element_value(child)
-        if child.tag not in out:
-            out[child.tag] = value
-        elif isinstance(out[child.tag], list):
-            out[child.tag].append(value)
-        else:
-            out[child.tag] = [out[child.tag], value]
-        tail = (child.tail or "").strip()
-        if tail:
-            text = f"{text or ''}{tail}"
-    if text:
-        out["#text"] = text
-    return out
+# WeCom's envelope has three or four elements and its events a few levels of
+# nesting (``MemChangeList/Item``; a body within WECOM_CALLBACK_MAX_BODY holds
+# about 1,200 member ids). These bounds are far above that and keep a hostile
+# document from costing more than a normal one (or raising a RecursionError).
+_ENVELOPE_MAX_TAGS = 64
+_MAX_DEPTH = 32
+_MAX_ELEMENTS = 2000
+
+
+class _TooComplex(Exception):
+    pass
+
+
+def _tree_fields(root: ET.Element) -> str | dict | None:
+    """The tree as xmltodict shapes it, refusing one nested deeper than
+    ``_MAX_DEPTH`` or with more than ``_MAX_ELEMENTS`` elements."""
+    seen = 0
+
+    def value(element: ET.Element, depth: int) -> str | dict | None:
+        # A leaf is its text (stripped, None when empty); a parent, a dict of
+        # its children, a repeated child as a list; attributes as ``@name``, a
+        # parent's own text as ``#text``.
+        nonlocal seen
+        seen += 1
+        if depth > _MAX_DEPTH or seen > _MAX_ELEMENTS:
+            raise _TooComplex
+        text = (element.text or "").strip() or None
+        if not len(element) and not element.attrib:
+            return text
+        out: dict = {f"@{name}": v for name, v in element.attrib.items()}
+        for child in element:
+            child_value = value(child, depth + 1)
+            if child.tag not in out:
+                out[child.tag] = child_value
+            elif isinstance(out[child.tag], list):
+                out[child.tag].append(child_value)
+            else:
+                out[child.tag] = [out[child.tag], child_value]
+            tail = (child.tail or "").strip()
+            if tail:
+                text = f"{text or ''}{tail}"
+        if text:
+            out["#text"] = text
+        return out
+
+    return value(root, 1)
 
 
 def _parse_xml(raw: str | bytes, what: str) -> dict:
     """WeCom's XML (envelope or event) as a dict of its ``<xml>`` root's fields.
 
     The C parser builds the tree; a document type declaration (the only way to
-    declare entities) is refused outright, as WeCom never sends one.
+    declare entities) is refused outright, as WeCom never sends one. Nesting
+    depth and element count are bounded while the tree is read.
     """
     if (b"<!DOCTYPE" if isinstance(raw, bytes) else "<!DOCTYPE") in raw:
         raise CallbackError(f"malformed {what} xml: DTD not allowed")
     try:
         root = ET.fromstring(raw)  # noqa: S314 - no DTD, so no entities (checked above)
-    except ET.ParseError as exc:
+        fields = _tree_fields(root)
+    except (ET.ParseError, ValueError) as exc:  # ValueError: text that is not encodable
         raise CallbackError(f"malformed {what} xml: {type(exc).__name__}") from exc
-    fields = _element_value(root)
+    except _TooComplex as exc:
+        raise CallbackError(f"malformed {what} xml: too deep or too many elements") from exc
     if root.tag != "xml" or not isinstance(fields, dict):
         raise CallbackError(f"malformed {what} xml: no <xml> root")
     return fields
@@ -121,7 +148,14 @@ def _parse_xml(raw: str | bytes, what: str) -> dict:
 def decrypt_event(
     keys: Keys, *, body: bytes, msg_signature: str, timestamp: str, nonce: str
 ) -> dict:
-    """Verify and decrypt a POSTed event; return its fields (all strings, nested dicts)."""
+    """Verify and decrypt a POSTed event; return its fields (all strings, nested dicts).
+
+    Nothing decrypted is parsed before the signature over the ciphertext checks out.
+    """
+    # Every tag, end tag or CDATA section starts with "<": a count at memchr speed
+    # refuses a junk body (thousands of elements) before the parser sees it.
+    if body.count(b"<") > _ENVELOPE_MAX_TAGS:
+        raise CallbackError("malformed envelope xml: too many elements")
     outer = _parse_xml(body, "envelope")
     encrypted = outer.get("Encrypt")
     if not isinstance(encrypted, str) or not encrypted:
@@ -129,8 +163,9 @@ def decrypt_event(
     to_user = outer.get("ToUserName")
     if to_user is not None and to_user != keys.corp_id:
         raise CallbackError("wrong corp id", 403)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
     if not secrets.compare_digest(
-        signature(keys.token, timestamp, nonce, encrypted), msg_signature or ""
+        signature(keys.token, timestamp, nonce, encrypted).encode(), msg_signature.encode()
     ):
         raise CallbackError("bad signature", 403)
     try:

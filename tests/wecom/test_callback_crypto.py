@@ -138,3 +138,36 @@ def test_a_document_type_declaration_is_refused_in_either_layer(layer):
         _decrypt(query, body)
     assert err.value.reason == f"malformed {layer} xml: DTD not allowed"
     assert err.value.status == 400
+
+
+@pytest.mark.parametrize("layer", ["envelope", "event"])
+def test_deeply_nested_xml_is_refused_in_either_layer(layer):
+    nested = "<a>" * 2000 + "</a>" * 2000
+    if layer == "event":
+        query, body = encrypt_event(KAT_KEYS, f"<xml><Event>x</Event>{nested}</xml>")
+    else:
+        query, body = encrypt_event(KAT_KEYS, event_xml({"Event": "x"}))
+        body = body.replace(b"</xml>", nested.encode() + b"</xml>")
+    with pytest.raises(CallbackError) as err:
+        _decrypt(query, body)
+    assert err.value.status == 400
+    assert err.value.reason.startswith(f"malformed {layer} xml: too")
+
+
+def test_an_event_with_thousands_of_elements_is_refused():
+    query, body = encrypt_event(KAT_KEYS, "<xml>" + "<Item>a</Item>" * 5000 + "</xml>")
+    with pytest.raises(CallbackError) as err:
+        _decrypt(query, body)
+    assert err.value.reason == "malformed event xml: too deep or too many elements"
+
+
+def test_a_signature_with_non_ascii_characters_is_refused_not_an_error():
+    with pytest.raises(CallbackError) as err:
+        decrypt_event(
+            KAT_KEYS,
+            body=kat_body(),
+            msg_signature="签名" * 20,
+            timestamp="1409659813",
+            nonce="1372623149",
+        )
+    assert err.value.status == 403

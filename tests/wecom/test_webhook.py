@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 
+from contacts.models import Customer, FollowRelation
 from scrm.wecom.crypto import Keys, encrypt_echostr
+from scrm.wecom.inbox import inbox_waiting_process
 from scrm.wecom.models import InboxEvent
 
 from .helpers import app_keys, contact_event, signed_post
@@ -88,11 +91,59 @@ def test_bad_callbacks_get_a_4xx_and_store_nothing(client, tamper, status):
     assert InboxEvent.objects.count() == 0
 
 
-def test_a_replayed_request_is_refused(client):
-    path, body = signed_post(contact_event())
-    assert post(client, path, body).status_code == 200
-    assert post(client, path, body).status_code == 409
+def test_the_same_delivery_posted_twice_is_answered_success_and_handled_once(client, wecom_sandbox):
+    """WeCom counts any non-200 as a failure and retries: a repeat gets ``success`` too."""
+    wecom_sandbox.seed_staff("lina")
+    scan = wecom_sandbox.control("scan", userid="lina", welcome_code=False)
+    path, body = signed_post(contact_event(ExternalUserID=scan["external_userid"]))
+    for _ in range(2):
+        response = post(client, path, body)
+        assert response.status_code == 200 and response.content == b"success"
     assert InboxEvent.objects.count() == 1
+    assert [outcome.status for outcome in inbox_waiting_process(limit=10)] == ["done"]
+    customer = Customer.objects.get(external_userid=scan["external_userid"])
+    assert FollowRelation.objects.filter(customer=customer).count() == 1
+
+
+def post_query(client, query: dict, body: bytes = b"<xml/>"):
+    return client.post(f"/wecom/callback/?{urlencode(query)}", data=body, content_type="text/xml")
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 309, "1e9", "-5", "+1700000000", "１７００", " 17"])
+def test_a_timestamp_that_is_not_plain_digits_is_refused_before_anything_else(client, timestamp):
+    path, body = signed_post(contact_event())
+    query = {"msg_signature": "0" * 40, "timestamp": timestamp, "nonce": "1"}
+    response = post_query(client, query, body)
+    assert response.status_code == 400 and response.content == b"bad timestamp"
+    get = client.get("/wecom/callback/", {**query, "echostr": "x"})
+    assert get.status_code == 400
+    assert InboxEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml>" + b"<a>" * 2000 + b"</a>" * 2000 + b"</xml>",
+        b"<xml>" + b"<a/>" * 10000 + b"</xml>",
+    ],
+    ids=["deep", "wide"],
+)
+def test_an_unsigned_junk_body_is_refused_without_an_error(client, body):
+    query = {"msg_signature": "0" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
+    response = post_query(client, query, body)
+    assert response.status_code in (400, 403)
+    assert InboxEvent.objects.count() == 0
+
+
+def test_odd_headers_and_signatures_are_refused_without_an_error(client):
+    path, body = signed_post(contact_event())
+    bad_length = client.generic(
+        "POST", path, data=body, content_type="text/xml", CONTENT_LENGTH="lots"
+    )
+    assert bad_length.status_code == 400
+    query = {"msg_signature": "签名", "timestamp": str(int(time.time())), "nonce": "1"}
+    assert post_query(client, query, body).status_code == 403
+    assert InboxEvent.objects.count() == 0
 
 
 def test_an_oversized_body_is_refused(client, settings):
