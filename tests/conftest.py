@@ -184,6 +184,28 @@ def celery_worker_process(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def _no_request_answers_500():
+    """Fail the test if any request it made (test client or live server) raised an
+    unhandled exception, even one the test did not look at (a 500 the user would see)."""
+    from django.core.signals import got_request_exception
+
+    raised: list[str] = []
+
+    def record(sender, request=None, **kwargs):
+        exc = sys.exc_info()[1]
+        where = f"{request.method} {request.get_full_path()}" if request is not None else "?"
+        raised.append(f"{where}: {type(exc).__name__}: {exc}")
+
+    got_request_exception.connect(record, weak=False)
+    try:
+        yield
+    finally:
+        got_request_exception.disconnect(record)
+    if raised:
+        pytest.fail("a request answered 500:\n" + "\n".join(raised), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_redis(request):
     """Each test starts with an empty Redis database of its own xdist worker."""
     from scrm.core.health import redis_client
