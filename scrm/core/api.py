@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -20,9 +27,27 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _too_large(exc: Exception, context) -> Response:
+    """A body over Django's upload limits (``DATA_UPLOAD_MAX_*``), raised while the
+    request is read: JSON like every other API error, not Django's 400 page."""
+    request = context.get("request")
+    if request is not None:
+        # Always JSON: the browsable API's page would read the body again (to
+        # re-check the caller) and raise the same error while rendering.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    if isinstance(exc, RequestDataTooBig):
+        body = {"code": "request_too_large", "message": _("请求内容过大，超过了上传限制")}
+    else:
+        body = {"code": "too_many_fields", "message": _("请求包含的字段或文件过多")}
+    return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        return _too_large(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
