@@ -48,6 +48,17 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_production_api_renders_json_only():
+    """No browsable API in production: its HTML pages show forms and headers to anyone."""
+    code = (
+        "from rest_framework.settings import api_settings;"
+        "print([r.__name__ for r in api_settings.DEFAULT_RENDERER_CLASSES])"
+    )
+    result = _manage(PRODUCTION_ENV, "shell", "--no-imports", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['JSONRenderer']"
+
+
 @pytest.mark.parametrize(
     "missing",
     ["SECRET_KEY", "DATABASE_URL", "WECOM_SECRET", "FIELD_ENCRYPTION_KEY", "PHONE_HASH_KEY"],
