@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from scrm.core.errors import DomainError
+from tagging.models import CustomerTag
 
 from .bank import customer_bind_by_manager, customer_from_verify_token, customer_verify_by_phone
+from .models import Customer, FollowRelation
 from .privacy import (
     customer_from_unsubscribe_token,
     customer_marketing_opt_out,
     customer_masked_pii,
 )
 from .selectors import customer_list, customer_timeline, customers_visible_to
+
+CUSTOMERS_PER_PAGE = 25
+_TAGS_SHOWN = 3
+_VERIFIED_FILTER = {"yes": True, "no": False}
 
 
 @require_http_methods(["GET", "POST"])
@@ -57,9 +65,54 @@ def h5_unsubscribe(request, token: str):
 
 @login_required
 def customer_list_page(request):
-    customers = customer_list(user=request.user, q=request.GET.get("q") or None)[:200]
-    rows = [(c, customer_masked_pii(c)) for c in customers.prefetch_related("follows")]
-    return render(request, "contacts/customer_list.html", {"rows": rows})
+    """「我的客户」: the customers the user may see (D14), searchable by name and
+    filterable by verification and ring, a page at a time; phones masked (D14)."""
+    q = (request.GET.get("q") or "").strip()
+    verified = _VERIFIED_FILTER.get(request.GET.get("verified", ""))
+    ring = request.GET.get("ring", "")
+    if ring not in Customer.Ring.values:
+        ring = ""
+    customers = customer_list(
+        user=request.user, q=q or None, verified=verified, ring=ring or None
+    ).prefetch_related(
+        Prefetch("follows", queryset=FollowRelation.objects.select_related("staff")),
+        Prefetch(
+            "tags",
+            queryset=CustomerTag.objects.filter(tag__is_deleted=False)
+            .select_related("tag")
+            .order_by("tag__group_id", "-tag__order", "tag__name"),
+        ),
+    )
+    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = []
+    for c in page:
+        tags = [t.tag.name for t in c.tags.all()]
+        rows.append(
+            {
+                "customer": c,
+                "phones": customer_masked_pii(c)["phones"],
+                "managers": [
+                    f.staff.name
+                    for f in c.follows.all()
+                    if f.status == FollowRelation.Status.ACTIVE
+                ],
+                "tags": tags[:_TAGS_SHOWN],
+                "more_tags": len(tags) - _TAGS_SHOWN,
+            }
+        )
+    return render(
+        request,
+        "contacts/customer_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "q": q,
+            "verified": request.GET.get("verified", "") if verified is not None else "",
+            "ring": ring,
+            "rings": Customer.Ring.choices,
+            "filtered": bool(q or ring or verified is not None),
+        },
+    )
 
 
 @login_required
