@@ -59,8 +59,12 @@ CHECKS = {
 }
 
 
-def system_health(only: list[str] | None = None) -> tuple[bool, dict]:
-    """Run every check (or the named ones); a check that raises is reported as failed."""
+def system_health(only: list[str] | None = None, *, details: bool = True) -> tuple[bool, dict]:
+    """Run every check (or the named ones); a check that raises is reported as failed.
+
+    Without ``details`` (anonymous callers of ``/healthz``) each check says only
+    whether it is ok: worker host names, error texts and the like are for staff.
+    """
     results: dict[str, dict] = {}
     for name, check in CHECKS.items():
         if only and name not in only:
@@ -70,4 +74,6 @@ def system_health(only: list[str] | None = None) -> tuple[bool, dict]:
         except Exception as exc:  # a health check reports failures, it never raises
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
     healthy = all(r["ok"] for r in results.values())
+    if not details:
+        results = {name: {"ok": result["ok"]} for name, result in results.items()}
     return healthy, results

@@ -4,7 +4,13 @@ import time
 
 import pytest
 
-from scrm.core.health import BEAT_HEARTBEAT_KEY, redis_client
+from scrm.core.health import BEAT_HEARTBEAT_KEY, redis_client, system_health
+
+
+@pytest.fixture
+def staff_client(client, cast):
+    client.force_login(cast.ops)
+    return client
 
 
 @pytest.mark.django_db
@@ -19,7 +25,9 @@ def test_healthz_without_worker_or_beat_is_503_and_names_them(client):
 
 
 @pytest.mark.e2e
-def test_healthz_is_200_with_a_live_worker_and_a_recent_beat_tick(client, celery_worker_process):
+def test_healthz_is_200_with_a_live_worker_and_a_recent_beat_tick(
+    staff_client, celery_worker_process
+):
     from scrm.beat import HeartbeatScheduler
 
     # One real scheduler tick writes the heartbeat, as the beat process does.
@@ -27,7 +35,7 @@ def test_healthz_is_200_with_a_live_worker_and_a_recent_beat_tick(client, celery
 
     scheduler = HeartbeatScheduler(app=app, lazy=True)
     scheduler.tick()
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     body = response.json()
     assert response.status_code == 200, body
     assert body["checks"]["worker"]["workers"]
@@ -35,8 +43,38 @@ def test_healthz_is_200_with_a_live_worker_and_a_recent_beat_tick(client, celery
 
 
 @pytest.mark.django_db
-def test_stale_beat_tick_is_unhealthy(client):
+def test_stale_beat_tick_is_unhealthy(staff_client):
     redis_client().set(BEAT_HEARTBEAT_KEY, str(time.time() - 600))
-    body = client.get("/healthz").json()
+    body = staff_client.get("/healthz").json()
     assert "beat" in body["failed"]
     assert body["checks"]["beat"]["last_tick_age_s"] >= 600
+
+
+@pytest.mark.django_db
+def test_without_details_every_check_says_only_whether_it_is_ok():
+    redis_client().set(BEAT_HEARTBEAT_KEY, str(time.time() - 600))
+    healthy, checks = system_health(details=False)
+    assert not healthy
+    assert all(set(result) == {"ok"} for result in checks.values()), checks
+    assert checks["database"] == checks["redis"] == {"ok": True}
+    assert checks["worker"] == checks["beat"] == {"ok": False}
+    _, full = system_health()
+    assert full["beat"]["last_tick_age_s"] >= 600 and "workers" in full["worker"]
+
+
+@pytest.mark.django_db
+def test_staff_see_the_details_of_each_check(staff_client):
+    body = staff_client.get("/healthz").json()
+    assert body["checks"]["beat"] == {"ok": False, "error": "no tick seen"}
+    assert body["checks"]["worker"] == {"ok": False, "workers": []}
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(
+    strict=True,
+    reason="scrm/core/views.py must call system_health(..., details=request.user.is_staff)",
+)
+def test_anonymous_callers_see_the_status_and_each_check_ok_or_not_but_no_details(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "fail" and set(body["failed"]) == {"worker", "beat"}
+    assert all(set(result) == {"ok"} for result in body["checks"].values()), body
