@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
         ("auth", "*"),
         ("core", "*"),
         ("axes", "*"),  # login lockouts: see and lift them
+        ("wecom", "change_reconcilehold"),  # confirm a reconcile held before a mass removal
         ("django_celery_beat", "*"),
     ],
     Role.OPS_STAFF: _OPS_WRITE,

@@ -63,3 +63,9 @@ WECOM_SANDBOX_CALLBACK_RETRIES = env.int("WECOM_SANDBOX_CALLBACK_RETRIES", defau
 WECOM_SANDBOX_CALLBACK_RETRY_INTERVAL_S = env.float(
     "WECOM_SANDBOX_CALLBACK_RETRY_INTERVAL_S", default=1.0
 )
+
+# --- Reconcile safety (scrm.wecom.sync) -----------------------------------------------
+# A run that would end more than this share of the active relations, groups or staff,
+# and at least WECOM_SYNC_MIN_REMOVAL_ROWS of them, stops and waits for ops to confirm.
+WECOM_SYNC_MAX_REMOVAL_SHARE = env.float("WECOM_SYNC_MAX_REMOVAL_SHARE", default=0.05)
+WECOM_SYNC_MIN_REMOVAL_ROWS = env.int("WECOM_SYNC_MIN_REMOVAL_ROWS", default=50)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -88,3 +89,44 @@ class InboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.event}/{self.change_type} {self.status}"
+
+
+class ReconcileHold(models.Model):
+    """A reconcile that stopped before ending most of what WeCom seems to have lost.
+
+    Ending a large share of a corp's relations, groups or staff in one run is
+    almost always a misconfiguration (a wrong secret, an app without the
+    customer-contact permission, WeCom answering empty lists), not reality. The
+    run changes nothing, records this row and alerts ops (admin, ``/healthz``);
+    it proceeds only when ops confirm.
+    """
+
+    created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    reason = models.TextField(_("原因"))
+    # kind → {"remove": n, "active": n}
+    counts = models.JSONField(_("拟移除数量"), default=dict)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("确认人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    resolution = models.CharField(_("处理方式"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("同步暂停")
+        verbose_name_plural = _("同步暂停")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="wecom_hold_open_idx",
+                condition=models.Q(resolved_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.reason[:40]}"

@@ -65,11 +65,18 @@ def inbox_sweep() -> int:
 
 
 @shared_task(name="scrm.wecom.tasks.wecom_sync", ignore_result=True, acks_late=False)
-def wecom_sync() -> dict:
+def wecom_sync(confirm_mass_removal: bool = False, confirmed_by_id: int | None = None) -> dict:
+    from django.contrib.auth import get_user_model
+
     from .client import triggered_by
     from .sync import wecom_sync_all
 
+    confirmed_by = (
+        get_user_model().objects.filter(pk=confirmed_by_id).first() if confirmed_by_id else None
+    )
     with triggered_by("task:wecom_sync"):
-        report = wecom_sync_all()
+        report = wecom_sync_all(
+            confirm_mass_removal=confirm_mass_removal, confirmed_by=confirmed_by
+        )
     logger.info("wecom reconciliation finished", extra={"report": report.as_dict()})
     return report.as_dict()
