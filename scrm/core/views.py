@@ -14,7 +14,8 @@ from .roles import Role, user_has_role
 @require_GET
 def healthz(request):
     only = [c for c in request.GET.get("only", "").split(",") if c in CHECKS]
-    healthy, checks = system_health(only or None)
+    # Anonymous callers (load balancers, probes) get each check's ok, no details.
+    healthy, checks = system_health(only or None, details=request.user.is_staff)
     failed = sorted(name for name, result in checks.items() if not result["ok"])
     body = {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}
     return JsonResponse(body, status=200 if healthy else 503)

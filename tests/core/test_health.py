@@ -70,10 +70,6 @@ def test_staff_see_the_details_of_each_check(staff_client):
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="scrm/core/views.py must call system_health(..., details=request.user.is_staff)",
-)
 def test_anonymous_callers_see_the_status_and_each_check_ok_or_not_but_no_details(client):
     body = client.get("/healthz").json()
     assert body["status"] == "fail" and set(body["failed"]) == {"worker", "beat"}
