@@ -3,6 +3,7 @@ login works, and Ctrl-C leaves no process behind (the README's promise)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -68,7 +69,7 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 300
         body = None
         while time.monotonic() < deadline:
             assert proc.poll() is None, log.read_text()[-3000:]
@@ -78,6 +79,29 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
                     break
             time.sleep(1)
         assert body is not None and body["status"] == "ok", (body, log.read_text()[-3000:])
+
+        # The demo was made through the WeCom sandbox, so both sides agree: the
+        # README's reconcile step changes nothing, and managers have tasks today.
+        corp = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/state", timeout=10).json()
+        assert len([f for f in corp["follows"] if f["active"]]) == 60
+        assert len(corp["chats"]) == 3
+        sync_env = {
+            **env,
+            "DATABASE_URL": f"postgres://postgres@/scrm?host={var}/pg",
+            "REDIS_URL": f"unix://{var}/redis/redis.sock?db=0",
+            "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}/cgi-bin/",
+            "DJANGO_SETTINGS_MODULE": "scrm.settings.dev",
+        }
+        sync = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "wecom_sync", "--json"],
+            cwd=BASE_DIR,
+            env=sync_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sync.returncode == 0, sync.stderr[-2000:]
+        assert json.loads(sync.stdout.strip().splitlines()[-1]) == {}, sync.stdout
 
         printed = log.read_text()
         match = re.search(r"^\s+(admin)\s+(\S+)\s+", printed, re.M)
@@ -96,6 +120,23 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
         assert response.status_code == 200
         assert "/admin/login/" not in response.url
         assert "运营后台" in response.text
+
+        for manager in ("manager1", "manager2", "manager3"):
+            own = requests.Session()
+            own.get(f"{base}/accounts/login/", timeout=10)
+            page = own.post(
+                f"{base}/accounts/login/?next=/workspace/",
+                data={
+                    "username": manager,
+                    "password": password,
+                    "csrfmiddlewaretoken": own.cookies["csrftoken"],
+                },
+                headers={"Referer": f"{base}/accounts/login/"},
+                timeout=10,
+            )
+            assert page.url.endswith("/workspace/"), (manager, page.url)
+            assert "今天的任务都处理完了" not in page.text, manager
+            assert "新好友跟进" in page.text and "群发待确认" in page.text, manager
 
         # Background work only takes CPU time the web processes leave idle.
         workers = [
