@@ -57,7 +57,7 @@ class Removals:
     """What WeCom no longer has, collected during the run and ended at its end."""
 
     staff: list[str] = field(default_factory=list)  # userids
-    relations: list[tuple[int, str, str]] = field(default_factory=list)  # pk, ext, userid
+    relations: list[tuple[str, str]] = field(default_factory=list)  # external_userid, userid
     groups: list[str] = field(default_factory=list)  # chat ids
     active: dict[str, int] = field(default_factory=dict)
     # Open relations of staff WeCom no longer lists as follow users: not ended (the
@@ -156,10 +156,10 @@ def sync_customers(report: SyncReport, userids: list[str], removals: Removals) -
     ).count()
     removals.orphaned_relations = follow_relations_open(staff_userids=removals.staff).count()
     removals.relations = [
-        (pk, ext, userid)
-        for pk, customer_id, staff_id, ext, userid in follow_relations_open(
+        (ext, userid)
+        for customer_id, staff_id, ext, userid in follow_relations_open(
             staff_userids=userids
-        ).values_list("pk", "customer_id", "staff_id", "customer__external_userid", "staff__userid")
+        ).values_list("customer_id", "staff_id", "customer__external_userid", "staff__userid")
         if (customer_id, staff_id) not in seen
     ]
 
@@ -226,7 +226,7 @@ def _end_removed(report: SyncReport, removals: Removals) -> None:
                 is_follow_user=False
             ),
         )
-    for _pk, ext, userid in removals.relations:
+    for ext, userid in removals.relations:
         with transaction.atomic():
             relation = follow_relation_end(
                 external_userid=ext,

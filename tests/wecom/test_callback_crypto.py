@@ -65,12 +65,17 @@ def test_wecoms_published_example_decrypts_to_its_message():
     assert fields["ToUserName"] == "wx5823bf96d3bd56c7"
 
 
-def test_a_tampered_signature_is_refused():
+@pytest.mark.parametrize(
+    "msg_signature",
+    ["0" * 40, "签名" * 20],
+    ids=["tampered", "non-ascii characters: refused, not an error"],
+)
+def test_a_wrong_signature_is_refused(msg_signature):
     with pytest.raises(CallbackError) as err:
         decrypt_event(
             KAT_KEYS,
             body=kat_body(),
-            msg_signature="0" * 40,
+            msg_signature=msg_signature,
             timestamp="1409659813",
             nonce="1372623149",
         )
@@ -159,15 +164,3 @@ def test_an_event_with_thousands_of_elements_is_refused():
     with pytest.raises(CallbackError) as err:
         _decrypt(query, body)
     assert err.value.reason == "malformed event xml: too deep or too many elements"
-
-
-def test_a_signature_with_non_ascii_characters_is_refused_not_an_error():
-    with pytest.raises(CallbackError) as err:
-        decrypt_event(
-            KAT_KEYS,
-            body=kat_body(),
-            msg_signature="签名" * 20,
-            timestamp="1409659813",
-            nonce="1372623149",
-        )
-    assert err.value.status == 403
