@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .state import ApiError
+from .base import ApiError
 
 if TYPE_CHECKING:
     from .state import Sandbox
