@@ -98,7 +98,7 @@ def _seed(rng: random.Random) -> list[tuple[float, float]]:
 
 
 def _requests(rng: random.Random, centres: list[tuple[float, float]], n: int) -> list[dict]:
-    from groups.services import join_token_make
+    from contacts.links import join_token_make
 
     tokens = [join_token_make(external_userid=f"wmBENCH{i:05d}") for i in range(0, 1000, 7)]
     codes = ["440300", "510100", "230100", "110100", "310100", "440000", "540100"]

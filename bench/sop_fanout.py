@@ -81,9 +81,9 @@ def _seed(sandbox) -> tuple[object, object]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from campaigns import services as content
     from contacts.models import Staff
     from groups.models import CustomerGroup, GroupPool
+    from scrm.content import services as content
     from scrm.core.roles import Role
 
     User = get_user_model()

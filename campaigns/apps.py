@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
-    verbose_name = _("活动与内容")
+    verbose_name = _("营销活动")

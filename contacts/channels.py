@@ -217,9 +217,9 @@ def channel_welcome_payload(
 
     Raises ``DomainError`` when the welcome content is no longer approved.
     """
-    from campaigns import content_rules
-    from campaigns.selectors import content_get_approved
-    from campaigns.services import content_message_build
+    from scrm.content import rules as content_rules
+    from scrm.content.selectors import content_get_approved
+    from scrm.content.services import content_message_build
 
     variables = {
         content_rules.VAR_CUSTOMER_NAME: customer.name or _("您"),

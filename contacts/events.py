@@ -10,6 +10,7 @@ import logging
 
 from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
+from scrm.wecom.values import wecom_time
 
 from .models import FollowRelation, Staff
 from .services import (
@@ -23,7 +24,6 @@ from .services import (
     staff_mark_left,
     staff_upsert,
     timeline_add,
-    wecom_time,
 )
 
 logger = logging.getLogger(__name__)

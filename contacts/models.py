@@ -242,7 +242,7 @@ class ChannelCode(models.Model):
     skip_verify = models.BooleanField(_("免验证添加"), default=True)
     welcome_text = models.TextField(_("欢迎语"), blank=True)
     welcome_content = models.ForeignKey(
-        "campaigns.Content",
+        "content.Content",
         verbose_name=_("欢迎语素材"),
         null=True,
         blank=True,

@@ -8,25 +8,21 @@ handler twice, so upserts key on WeCom ids and timeline entries carry a
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from scrm.core.errors import DomainError
+from scrm.wecom.values import wecom_time
+from scrm.workspace.models import ManagerTask
+from scrm.workspace.services import task_ensure
 
+from . import hooks
+from .links import join_token_make
 from .models import ChannelCode, Customer, FollowRelation, Staff, TimelineEntry
 
 logger = logging.getLogger(__name__)
-
-
-def wecom_time(value: object) -> datetime | None:
-    """WeCom's epoch seconds (int or string) as an aware datetime."""
-    try:
-        seconds = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds > 0 else None
 
 
 @transaction.atomic
@@ -261,9 +257,7 @@ def customer_sync_from_wecom(
             if int(t.get("type") or 1) == 1 and t.get("tag_id")
         }
         corp_tag_ids |= {str(t) for f in follow for t in (f.get("tag_id") or [])}
-        from tagging.services import customer_tags_mirror_from_wecom
-
-        customer_tags_mirror_from_wecom(customer=customer, wecom_tag_ids=corp_tag_ids)
+        hooks.customer_wecom_tags.call(customer=customer, wecom_tag_ids=corp_tag_ids)
     return customer
 
 
@@ -296,8 +290,6 @@ def customer_welcome_send(
         return False
     join_url = ""
     if channel.invite_pool_id:
-        from groups.services import join_token_make
-
         try:
             join_url = join_link_url(
                 token=join_token_make(external_userid=customer.external_userid), channel=channel
@@ -374,9 +366,6 @@ def customer_follow_up_note(
     dedupe_key: str | None = None,
 ) -> None:
     """Something automatic did not happen: a timeline entry and a task for the manager (D11)."""
-    from groups.sop.models import ManagerTask
-    from groups.sop.worklist import task_ensure
-
     timeline_add(
         customer=customer,
         kind=kind,
@@ -400,9 +389,6 @@ def customer_follow_up_note(
 
 def new_friend_task_ensure(*, relation: FollowRelation, channel: ChannelCode | None = None) -> bool:
     """D11: a "new friend" follow-up for the manager; the same key the daily rule uses."""
-    from groups.sop.models import ManagerTask
-    from groups.sop.worklist import task_ensure
-
     customer = relation.customer
     if customer.marketing_opt_out:
         return False
@@ -424,14 +410,10 @@ def new_friend_task_ensure(*, relation: FollowRelation, channel: ChannelCode | N
 def customer_channel_tags_apply(
     *, customer: Customer, channel: ChannelCode, staff: Staff | None = None
 ) -> int:
-    """D2/D9: the channel's tags on the customer (source "channel"); WeCom gets them via Celery."""
-    from tagging.models import CustomerTag
-    from tagging.services import customer_tag_add
-
-    added = 0
-    for tag in channel.tags.filter(is_deleted=False):
-        _row, created = customer_tag_add(
-            customer=customer, tag=tag, source=CustomerTag.Source.CHANNEL, staff=staff
+    """D2/D9: what comes with the channel (its tags, applied by tagging) on the customer."""
+    return sum(
+        int(n or 0)
+        for n in hooks.customer_channel_attributed.call(
+            customer=customer, channel=channel, staff=staff
         )
-        added += int(created)
-    return added
+    )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scrm.core.errors import DomainError
+from scrm.wecom.values import wecom_time
 
 from .models import Branch, Customer, CustomerTransfer, FollowRelation, Staff
 from .services import follow_relation_end, staff_mark_left, timeline_add
@@ -275,8 +276,6 @@ def transfer_results_sync(*, from_staff_id: int, to_staff_id: int) -> dict[str, 
             continue
         at = timezone.now()
         if result.get("takeover_time"):
-            from .services import wecom_time
-
             at = wecom_time(result["takeover_time"]) or at
         if customer_transfer_settle(transfer_id=row.pk, status=status, at=at):
             counts[status] = counts.get(status, 0) + 1

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from scrm.core.errors import DomainError
-from tagging.models import CustomerTag
 
+from . import hooks
 from .bank import customer_bind_by_manager, customer_from_verify_token, customer_verify_by_phone
 from .models import Customer, FollowRelation
 from .privacy import (
@@ -76,17 +76,15 @@ def customer_list_page(request):
         user=request.user, q=q or None, verified=verified, ring=ring or None
     ).prefetch_related(
         Prefetch("follows", queryset=FollowRelation.objects.select_related("staff")),
-        Prefetch(
-            "tags",
-            queryset=CustomerTag.objects.filter(tag__is_deleted=False)
-            .select_related("tag")
-            .order_by("tag__group_id", "-tag__order", "tag__name"),
-        ),
     )
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    labels: dict[int, list[str]] = {}
+    for found in hooks.customer_labels.call(customer_ids=[c.pk for c in page]):
+        for customer_id, names in found.items():
+            labels.setdefault(customer_id, []).extend(names)
     rows = []
     for c in page:
-        tags = [t.tag.name for t in c.tags.all()]
+        tags = labels.get(c.pk, [])
         rows.append(
             {
                 "customer": c,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from contacts.services import wecom_time
 from scrm.wecom.errors import WeComPermanentError
+from scrm.wecom.values import wecom_time
 
 from .pools import group_follow_up
 from .sync import group_mark_dismissed, group_sync

@@ -24,6 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scrm.wecom.adapter import wecom
+from scrm.workspace.models import ManagerTask
+from scrm.workspace.services import task_ensure
 
 from .models import CustomerGroup, GroupDayStat, GroupMemberChange
 
@@ -144,9 +146,6 @@ def _group_activity(data: dict | None, our_groups: int) -> tuple[bool | None, in
 def groups_health_update(*, day: dt.date) -> dict[str, int]:
     """Classify every live group from its days up to ``day``; rescue tasks for the
     owners of dormant and dying groups (one per group per ISO week)."""
-    from groups.sop.models import ManagerTask
-    from groups.sop.worklist import task_ensure
-
     counts: dict[str, int] = defaultdict(int)
     look_back = day - dt.timedelta(days=60)
     groups = CustomerGroup.objects.filter(status=CustomerGroup.Status.NORMAL).select_related(

@@ -20,6 +20,7 @@ from contacts.models import Customer
 from scrm.core.errors import DomainError
 from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import WeComError
+from scrm.workspace.services import task_ensure
 
 from .models import CustomerGroup, GroupMember, GroupPool
 
@@ -194,8 +195,6 @@ def group_register_in_pool(*, group_id: int, pool_id: int) -> bool:
 def members_flag_unverified(*, group: CustomerGroup, userids: Sequence[str]) -> int:
     """D4: in a verified-only pool's group, flag customers who are not verified
     (or unknown to the bank) and put a check on the owner's task list."""
-    from groups.sop.worklist import task_ensure
-
     pool = group.pool
     if pool is None or not pool.verified_only or not userids:
         return 0

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from django.conf import settings
-from django.core import signing
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from contacts.links import join_token_read
 from contacts.models import ChannelCode, Customer, FollowRelation, Staff
 from scrm.core.errors import DomainError
 
@@ -21,8 +20,6 @@ from .models import Region, RoutingDecision
 from .routing import PoolInfo, RegionNode, Route, routing_index, routing_index_invalidate
 
 REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions.csv"
-JOIN_TOKEN_SALT = "groups.join-link"  # noqa: S105 - a namespace for signatures, not a secret
-DEFAULT_JOIN_TOKEN_MAX_AGE_S = 7 * 24 * 3600
 _LEVEL_ORDER = {Region.Level.PROVINCE: 0, Region.Level.CITY: 1, Region.Level.DISTRICT: 2}
 
 
@@ -97,26 +94,6 @@ def regions_load(*, rows: Iterable[RegionRow], update: bool = False) -> dict[str
 
 
 # --------------------------------------------------------------------------- join links
-
-
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=JOIN_TOKEN_SALT)
-
-
-def join_token_make(*, external_userid: str) -> str:
-    """A personal join link token (sent in the welcome message or by the manager)."""
-    if not external_userid:
-        raise DomainError("customer_required", _("缺少客户"))
-    return _signer().sign(external_userid)
-
-
-def join_token_read(*, token: str) -> str | None:
-    """The customer's external_userid, or None for a forged or expired link."""
-    max_age = getattr(settings, "GROUP_JOIN_TOKEN_MAX_AGE_S", DEFAULT_JOIN_TOKEN_MAX_AGE_S)
-    try:
-        return _signer().unsign(token, max_age=max_age)
-    except signing.BadSignature:  # SignatureExpired is a BadSignature
-        return None
 
 
 # --------------------------------------------------------------------------- routing

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import Customer, Staff
-from contacts.services import wecom_time
+from scrm.wecom.values import wecom_time
 
 from .models import CustomerGroup, GroupMember, GroupMemberChange
 

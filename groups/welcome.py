@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from scrm.core.errors import DomainError
 from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import WeComError
+from scrm.workspace.services import task_ensure
 
 from .models import CustomerGroup, GroupPool
 from .pools import TASK_KIND_NOTICE
@@ -80,8 +81,6 @@ def pool_notice_update(*, pool_id: int, text: str) -> int:
 def group_notice_follow_up(*, group: CustomerGroup) -> bool:
     """Mark the pool's notice as applied when WeCom shows it, else make sure the owner
     has the task. Returns True when a task was created."""
-    from groups.sop.worklist import task_ensure
-
     pool = group.pool
     if pool is None or not pool.notice_text or group.notice_version >= pool.notice_version:
         return False

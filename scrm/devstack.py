@@ -485,7 +485,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_welcome(base: str, sandbox: bool, sandbox_port: int) -> None:
-    from scrm.demo import DEMO_LOGINS
+    from scrm.demo.seed import DEMO_LOGINS
 
     lines = [
         "",

@@ -21,7 +21,7 @@ urlpatterns = [
     path("wecom/", include("scrm.wecom.urls")),
     path("", include("contacts.urls")),
     path("", include("groups.urls")),
-    path("", include("groups.sop.urls")),
-    path("", include("campaigns.urls")),
+    path("", include("scrm.workspace.urls")),
+    path("", include("scrm.content.urls")),
     path("", include("tagging.urls")),
 ]

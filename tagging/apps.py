@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class TaggingConfig(AppConfig):
     name = "tagging"
     verbose_name = _("标签")
+
+    def ready(self) -> None:
+        from contacts import hooks
+
+        from . import services
+
+        hooks.customer_wecom_tags.register(services.customer_tags_mirror_from_wecom)
+        hooks.customer_channel_attributed.register(services.channel_tags_apply)
+        hooks.customer_labels.register(services.customer_tag_labels)

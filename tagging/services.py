@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.models import FollowRelation
 from scrm.core.errors import DomainError
 
 from .models import CustomerTag, Tag, TagGroup
@@ -347,8 +348,6 @@ def customer_tag_add(*, customer, tag: Tag, source: str, staff=None) -> tuple[Cu
 
 def _relations_in_wecom(customer_id: int) -> list:
     """The customer's relations that carry corp tags in WeCom (active or half)."""
-    from contacts.models import FollowRelation
-
     return list(
         FollowRelation.objects.filter(
             customer_id=customer_id,
@@ -471,3 +470,30 @@ def customers_with_unsynced_tags(*, older_than_s: int = 300, limit: int = 1000) 
         .values_list("customer_id", flat=True)
         .distinct()[:limit]
     )
+
+
+# ------------------------------------------------------------------ hooks of contacts
+
+
+def channel_tags_apply(*, customer, channel, staff=None) -> int:
+    """D2/D9: the channel's tags on a customer it brought in (source "channel")."""
+    added = 0
+    for tag in channel.tags.filter(is_deleted=False):
+        _row, created = customer_tag_add(
+            customer=customer, tag=tag, source=CustomerTag.Source.CHANNEL, staff=staff
+        )
+        added += int(created)
+    return added
+
+
+def customer_tag_labels(*, customer_ids: list[int]) -> dict[int, list[str]]:
+    """The live tag names of each customer, in the tag library's order."""
+    labels: dict[int, list[str]] = {}
+    rows = (
+        CustomerTag.objects.filter(customer_id__in=customer_ids, tag__is_deleted=False)
+        .order_by("customer_id", "tag__group_id", "-tag__order", "tag__name")
+        .values_list("customer_id", "tag__name")
+    )
+    for customer_id, name in rows:
+        labels.setdefault(customer_id, []).append(name)
+    return labels

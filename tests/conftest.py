@@ -218,3 +218,26 @@ def _isolated_redis(request):
 # --- Browser (Playwright + Debian's headless Chromium; see tests/browser.py) ---
 from tests.browser import browser, browser_context, page  # noqa: E402, F401
 from tests.wecom.sandbox_fixtures import _wecom_sandbox_server, wecom_sandbox  # noqa: E402, F401
+
+# Content for the SOP and task-list tests: written by ops, approved by compliance.
+
+
+@pytest.fixture
+def approved(cast):
+    """Content written by ops and approved by compliance (four eyes)."""
+    from scrm.content import services as content_services
+
+    content = content_services.content_create(
+        actor=cast.ops, title="周三美食五折", text="周三美食五折！{客户经理}为您服务。"
+    )
+    content_services.content_submit(actor=cast.ops, content_id=content.pk)
+    content_services.content_approve(actor=cast.compliance, content_id=content.pk)
+    content.refresh_from_db()
+    return content
+
+
+@pytest.fixture
+def draft(cast):
+    from scrm.content import services as content_services
+
+    return content_services.content_create(actor=cast.ops, title="草稿", text="还没审核")

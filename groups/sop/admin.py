@@ -14,7 +14,7 @@ from groups.models import CustomerGroup
 from scrm.core.errors import DomainError
 
 from . import services
-from .models import ManagerTask, SopDelivery, SopOccurrence, SopPlan, SopPush, SopSlot, TaskRule
+from .models import SopDelivery, SopOccurrence, SopPlan, SopPush, SopSlot
 from .selectors import sop_group_preview, sop_plan_target_groups
 
 
@@ -159,33 +159,3 @@ class SopPushAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-class TaskRuleForm(forms.ModelForm):
-    class Meta:
-        model = TaskRule
-        fields = ("kind", "is_active", "days", "suggestion")
-
-    def clean_suggestion(self):
-        content = self.cleaned_data.get("suggestion")
-        if content is not None:
-            try:
-                services.sop_slot_validate(content_id=content.pk)
-            except DomainError as exc:
-                raise forms.ValidationError(exc.message) from exc
-        return content
-
-
-@admin.register(TaskRule)
-class TaskRuleAdmin(admin.ModelAdmin):
-    form = TaskRuleForm
-    list_display = ("kind", "is_active", "days", "suggestion")
-
-
-@admin.register(ManagerTask)
-class ManagerTaskAdmin(admin.ModelAdmin):
-    list_display = ("title", "kind", "staff", "due_date", "status", "closed_at")
-    list_filter = ("kind", "status", "due_date")
-    search_fields = ("title", "staff__name", "staff__userid")
-    raw_id_fields = ("staff", "customer", "group", "push", "suggestion")
-    date_hierarchy = "due_date"

@@ -20,15 +20,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.content_rules import VAR_CUSTOMER_NAME, VAR_GROUP_NAME, VAR_MANAGER_NAME
-from campaigns.services import content_message_build
 from contacts.models import Staff
 from groups.models import CustomerGroup
+from scrm.content.rules import VAR_CUSTOMER_NAME, VAR_GROUP_NAME, VAR_MANAGER_NAME
+from scrm.content.services import content_message_build
 from scrm.core.errors import DomainError
 from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import WeComPermanentError, WeComRetryableError
+from scrm.workspace.models import ManagerTask
+from scrm.workspace.services import task_ensure, tasks_close_for_push
 
-from .models import ManagerTask, SopDelivery, SopOccurrence, SopPush
+from .models import SopDelivery, SopOccurrence, SopPush
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +183,6 @@ def _accepted(push: SopPush, *, msgid: str, fail_list: list[str]) -> None:
     staff = Staff.objects.filter(userid=push.owner_userid).first()
     if staff is not None and waiting:
         # WeCom sends only after the owner confirms: it goes on their task list.
-        from .worklist import task_ensure
-
         task_ensure(
             staff=staff,
             kind=ManagerTask.Kind.GROUP_MESSAGE,
@@ -267,9 +267,7 @@ def sop_push_results_sync(*, push_id: int) -> dict[str, int]:
     push.results_synced_at = timezone.now()
     if not waiting:
         push.status = SopPush.Status.DONE
-        ManagerTask.objects.filter(push=push, status=ManagerTask.Status.OPEN).update(
-            status=ManagerTask.Status.DONE, closed_at=timezone.now()
-        )
+        tasks_close_for_push(push_id=push.pk, done=True)
     push.save(update_fields=["results_synced_at", "status", "updated_at"])
     return counts
 

@@ -14,11 +14,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.selectors import content_get_approved
+from scrm.content.selectors import content_get_approved
 from scrm.core.errors import DomainError
+from scrm.wecom.adapter import wecom
+from scrm.wecom.errors import WeComError
+from scrm.workspace.services import tasks_close_for_push
 
 from . import calendar
-from .models import SopDelivery, SopOccurrence, SopPlan, SopSlot
+from .models import SopDelivery, SopOccurrence, SopPlan, SopPush, SopSlot
 from .selectors import groups_over_quota, month_start, sop_plan_target_groups
 
 logger = logging.getLogger(__name__)
@@ -218,8 +221,6 @@ def sop_occurrence_cancel(*, occurrence_id: int, reason: str = "运营取消") -
     """Cancel a whole slot: it will not expand, unsent deliveries stop, and mass
     messages already waiting for owners in WeCom are withdrawn. Returns how many
     group deliveries were stopped."""
-    from .models import SopPush
-
     with transaction.atomic():
         occurrence = SopOccurrence.objects.select_for_update().get(pk=occurrence_id)
         if occurrence.status in (
@@ -249,17 +250,10 @@ def sop_occurrence_cancel(*, occurrence_id: int, reason: str = "运营取消") -
 
 def _withdraw(push, reason: str) -> None:
     """Withdraw a mass message the owner has not confirmed yet (cancel_groupmsg_send)."""
-    from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComError
-
-    from .models import ManagerTask, SopPush
-
     try:
         wecom.group_msg_cancel(push.msgid)
     except WeComError as exc:  # already sent or cancelled: the record says so
         SopPush.objects.filter(pk=push.pk).update(last_error=f"撤回失败：{exc}"[:1000])
         return
     SopPush.objects.filter(pk=push.pk).update(status=SopPush.Status.CANCELLED, last_error=reason)
-    ManagerTask.objects.filter(push=push, status=ManagerTask.Status.OPEN).update(
-        status=ManagerTask.Status.SKIPPED, skip_reason=reason, closed_at=timezone.now()
-    )
+    tasks_close_for_push(push_id=push.pk, done=False, reason=reason)

@@ -89,10 +89,3 @@ def sop_results_sync_task() -> int:
 def sop_push_results_task(push_id: int) -> None:
     if SopPush.objects.filter(pk=push_id).exists():
         push.sop_push_results_sync(push_id=push_id)
-
-
-@shared_task(name="sop.task_rules", ignore_result=True)
-def task_rules_task() -> dict:
-    from .rules import task_rules_run
-
-    return task_rules_run(today=timezone.localdate())

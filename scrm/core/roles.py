@@ -27,6 +27,7 @@ _OPS_WRITE = [
     *_CONTACTS_OPS,
     ("groups", "*"),
     ("sop", "*"),  # groups.sop: the SOP calendar, its pushes and the task rules
+    ("content", "*"),  # the content library, its review and banned phrases
     ("campaigns", "*"),
     ("tagging", "*"),
     ("wecom", "view_"),
@@ -48,7 +49,7 @@ ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
     Role.OPS_STAFF: _OPS_WRITE,
     # Reviewing needs the content library and its history, not customers (D14): no
     # contacts, groups, tags, WeCom inbox or audit trail.
-    Role.COMPLIANCE_REVIEWER: [("campaigns", "view_"), ("campaigns", "change_")],
+    Role.COMPLIANCE_REVIEWER: [("content", "view_"), ("content", "change_")],
     Role.BRANCH_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
     Role.CUSTOMER_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
 }

@@ -40,11 +40,14 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "scrm.core",
     "scrm.wecom",
+    "scrm.content",
+    "scrm.workspace",
     "contacts",
     "groups",
     "groups.sop",
-    "campaigns",
     "tagging",
+    "campaigns",
+    "scrm.demo",
 ]
 
 MIDDLEWARE = [

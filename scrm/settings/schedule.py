@@ -39,7 +39,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Task rules (D11) put the day's follow-ups on managers' lists.
     "sop-task-rules": {
-        "task": "sop.task_rules",
+        "task": "workspace.task_rules",
         "schedule": crontab(hour=7, minute=0),
         "options": {"expires": 3 * 3600},
     },

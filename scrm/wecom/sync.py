@@ -121,9 +121,10 @@ def sync_customers(report: SyncReport, userids: list[str], removals: Removals) -
         customer_channel_attribute,
         customer_upsert_from_wecom,
         follow_relation_upsert,
-        wecom_time,
     )
     from tagging.services import customer_tags_mirror_from_wecom
+
+    from .values import wecom_time
 
     staff = {s.userid: s for s in Staff.objects.filter(userid__in=userids)}
     seen: set[tuple[int, int]] = set()

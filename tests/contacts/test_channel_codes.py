@@ -6,7 +6,7 @@ import pytest
 
 from contacts.channels import channel_code_push, channel_figures
 from contacts.models import ChannelCode, Customer, FollowRelation, TimelineEntry
-from groups.sop.models import ManagerTask
+from scrm.workspace.models import ManagerTask
 from tests.factories import ChannelCodeFactory
 from tests.wecom.events import scan_and_process
 

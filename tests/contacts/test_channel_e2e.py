@@ -14,8 +14,8 @@ import time
 import pytest
 
 from contacts.models import ChannelCode, Customer, FollowRelation, TimelineEntry
-from groups.sop.models import ManagerTask
 from scrm.wecom.models import InboxEvent
+from scrm.workspace.models import ManagerTask
 from tagging.models import CustomerTag, Tag
 from tests.conftest import WorkerProcess, child_env
 from tests.factories import GroupPoolFactory, TagFactory, TagGroupFactory
@@ -58,7 +58,7 @@ def worker(wired, transactional_db):
 
 @pytest.fixture
 def welcome_content(cast):
-    from campaigns import services
+    from scrm.content import services
 
     content = services.content_create(
         actor=cast.ops,

@@ -117,10 +117,10 @@ def test_compliance_reviewers_do_not_see_the_bank_customer_file(client, cast, ur
 def test_compliance_reviewers_keep_the_content_library_and_review_queue(client, cast):
     client.force_login(cast.compliance)
     for url in (
-        "/admin/campaigns/content/",
-        "/admin/campaigns/contentreviewqueue/",
-        "/admin/campaigns/contentreview/",
-        "/admin/campaigns/bannedphrase/",
+        "/admin/content/content/",
+        "/admin/content/contentreviewqueue/",
+        "/admin/content/contentreview/",
+        "/admin/content/bannedphrase/",
     ):
         assert client.get(url).status_code == 200, url
     codes = set(
@@ -128,7 +128,7 @@ def test_compliance_reviewers_keep_the_content_library_and_review_queue(client, 
         .permissions.values_list("content_type__app_label", flat=True)
         .distinct()
     )
-    assert codes == {"campaigns"}
+    assert codes == {"content"}
 
 
 @pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from contacts.links import join_token_make
 from groups.models import CustomerGroup, RoutingDecision
-from groups.services import join_token_make
 from tests.factories import CustomerFactory, CustomerGroupFactory, GroupPoolFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

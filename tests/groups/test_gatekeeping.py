@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from contacts.links import join_token_make, join_token_read
 from groups.models import RoutingDecision
-from groups.services import join_token_make, join_token_read, routing_decide
+from groups.services import routing_decide
 from tests.factories import (
     ChannelCodeFactory,
     CustomerFactory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from groups.services import join_token_make
+from contacts.links import join_token_make
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,9 @@ from groups.pools import (
     members_flag_unverified,
     rollover_plan,
 )
-from groups.sop.models import ManagerTask
 from groups.sync import group_sync
 from groups.welcome import group_notice_follow_up, pool_notice_update, pool_welcome_update
+from scrm.workspace.models import ManagerTask
 from tests.factories import (
     CustomerFactory,
     CustomerGroupFactory,

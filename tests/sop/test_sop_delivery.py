@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from groups.sop import services
-from groups.sop.calendar import SHANGHAI
 from groups.sop.models import SopDelivery, SopOccurrence, SopPlan
 from groups.sop.selectors import group_monthly_quota, sop_group_preview
 from scrm.core.errors import DomainError
+from scrm.core.workdays import SHANGHAI
 from tests.factories import CustomerGroupFactory, GroupPoolFactory, StaffFactory
 
 WED_10 = datetime(2026, 11, 11, 10, 0, tzinfo=SHANGHAI)

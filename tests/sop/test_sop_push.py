@@ -9,12 +9,13 @@ from datetime import date, time, timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import services as content_services
 from groups.sop import push as sop_push
 from groups.sop import services
-from groups.sop.models import ManagerTask, SopDelivery, SopPlan, SopPush
+from groups.sop.models import SopDelivery, SopPlan, SopPush
+from scrm.content import services as content_services
 from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import WeComRetryableError
+from scrm.workspace.models import ManagerTask
 from tests.factories import CustomerGroupFactory, GroupPoolFactory, StaffFactory
 
 

@@ -1,4 +1,7 @@
-"""Task rules (D11): triggers that put tasks on managers' lists, daily and idempotently.
+"""Task rules that read customers (D11): new friends, birthdays, maturing products.
+
+Registered with the workspace (``rule_evaluator``) when the app loads; the workspace's
+daily job runs the active ones.
 
 Ops switch rules on and attach an approved suggestion in the admin
 (``TaskRule``). Each rule's tasks carry a dedupe key built from the trigger,
@@ -11,13 +14,15 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 
-from contacts.models import FollowRelation
+from scrm.core.workdays import SHANGHAI
+from scrm.workspace.models import ManagerTask, TaskRule
+from scrm.workspace.registry import rule_evaluator
+from scrm.workspace.services import task_ensure
 
-from .calendar import SHANGHAI
-from .models import ManagerTask, TaskRule
-from .worklist import task_ensure
+from .models import FollowRelation
 
 
+@rule_evaluator(TaskRule.Kind.NEW_FRIEND)
 def _new_friend(rule: TaskRule, today: date) -> int:
     """Customers who added a manager in the last ``days`` days get a follow-up."""
     since = datetime.combine(today - timedelta(days=rule.days), datetime.min.time(), SHANGHAI)
@@ -59,6 +64,7 @@ def _bank_customers(condition: Q):
     )
 
 
+@rule_evaluator(TaskRule.Kind.BIRTHDAY)
 def _birthday(rule: TaskRule, today: date) -> int:
     """Customers whose birthday is ``days`` days away (0: today) get a greeting task."""
     day = today + timedelta(days=rule.days)
@@ -84,6 +90,7 @@ def _birthday(rule: TaskRule, today: date) -> int:
     return created
 
 
+@rule_evaluator(TaskRule.Kind.MATURITY)
 def _maturity(rule: TaskRule, today: date) -> int:
     """A wealth product maturing within ``days`` days: remind the manager (D11)."""
     until = today + timedelta(days=rule.days)
@@ -107,21 +114,4 @@ def _maturity(rule: TaskRule, today: date) -> int:
             priority=30,
         )
         created += new
-    return created
-
-
-EVALUATORS = {
-    ManagerTask.Kind.NEW_FRIEND: _new_friend,
-    ManagerTask.Kind.BIRTHDAY: _birthday,
-    ManagerTask.Kind.MATURITY: _maturity,
-}
-
-
-def task_rules_run(*, today: date) -> dict[str, int]:
-    """Run every active rule for ``today``; returns tasks created per kind."""
-    created: dict[str, int] = {}
-    for rule in TaskRule.objects.filter(is_active=True).select_related("suggestion"):
-        evaluate = EVALUATORS.get(rule.kind)
-        if evaluate is not None:
-            created[rule.kind] = evaluate(rule, today)
     return created

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from groups.sop import worklist
-from groups.sop.models import ManagerTask, TaskRule
-from groups.sop.rules import task_rules_run
 from scrm.core.errors import DomainError
+from scrm.workspace import services as worklist
+from scrm.workspace.models import ManagerTask, TaskRule
+from scrm.workspace.services import task_rules_run
 from tests.factories import CustomerFactory, FollowRelationFactory
 
 

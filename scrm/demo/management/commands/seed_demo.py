@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scrm.demo import seed_demo
+from scrm.demo.seed import seed_demo
 
 
 class Command(BaseCommand):

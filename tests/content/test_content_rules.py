@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaigns import content_rules as rules
+from scrm.content import rules
 from scrm.core.errors import DomainError
 
 BAOBEN = rules.PhraseRule("保本", ("非保本", "不保本"))

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from scrm.core.errors import DomainError
 from scrm.core.roles import Role, user_has_role
 
-from . import content_rules as rules
+from . import rules
 from .models import BannedPhrase, Content, ContentReview, ContentVersion
 
 EDITOR_ROLES = (Role.OPS_STAFF, Role.OPS_ADMIN)
@@ -45,6 +45,28 @@ def _locked(content_id: int) -> Content:
         return Content.objects.select_for_update().get(pk=content_id)
     except Content.DoesNotExist:
         raise DomainError("content_not_found", _("内容不存在"), status=404) from None
+
+
+# The banned phrases of financial marketing a new installation starts with: promises of
+# guaranteed principal or returns. (phrase, allowed wordings that contain it, reason)
+BANNED_PHRASE_DEFAULTS = [
+    ("保本", "非保本\n不保本", "承诺保本"),
+    ("稳赚", "", "承诺收益"),
+    ("零风险", "", "否认风险"),
+    ("无风险", "", "否认风险"),
+    ("保证收益", "", "承诺收益"),
+]
+
+
+def banned_phrases_seed() -> int:
+    """Create the default phrases that are missing; one compliance changed is left alone."""
+    created = 0
+    for phrase, exceptions, reason in BANNED_PHRASE_DEFAULTS:
+        _row, new = BannedPhrase.objects.get_or_create(
+            phrase=phrase, defaults={"exceptions": exceptions, "reason": reason}
+        )
+        created += int(new)
+    return created
 
 
 def banned_phrase_rules() -> list[rules.PhraseRule]:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from scrm.core.errors import DomainError
 from scrm.core.roles import Role, user_has_role
 
-from . import worklist
+from . import services
 from .models import ManagerTask
 from .selectors import branch_leaderboard, worklist_for
 
@@ -46,7 +46,7 @@ def workspace(request):
             "open_count": len(data["open"]),
             "overdue": data["overdue"],
             "closed_today": data["closed_today"],
-            "skip_reasons": worklist.SKIP_REASONS,
+            "skip_reasons": services.SKIP_REASONS,
             "board": board,
             "group_message_kind": ManagerTask.Kind.GROUP_MESSAGE,
         },
@@ -67,7 +67,7 @@ def _run(request, action, success: str):
 @require_POST
 def task_done(request, task_id: int):
     return _run(
-        request, lambda: worklist.task_done(user=request.user, task_id=task_id), _("已完成")
+        request, lambda: services.task_done(user=request.user, task_id=task_id), _("已完成")
     )
 
 
@@ -76,7 +76,7 @@ def task_done(request, task_id: int):
 def task_skip(request, task_id: int):
     return _run(
         request,
-        lambda: worklist.task_skip(
+        lambda: services.task_skip(
             user=request.user,
             task_id=task_id,
             reason=request.POST.get("reason", ""),
@@ -91,6 +91,6 @@ def task_skip(request, task_id: int):
 def task_act(request, task_id: int):
     return _run(
         request,
-        lambda: worklist.task_act(user=request.user, task_id=task_id),
+        lambda: services.task_act(user=request.user, task_id=task_id),
         _("消息已推送到企业微信，请在企业微信中确认发送"),
     )

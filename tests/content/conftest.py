@@ -13,7 +13,7 @@ def welcome_text() -> str:
 @pytest.fixture
 def submitted_content(cast, welcome_text):
     """A welcome message ops wrote and submitted; it waits for compliance."""
-    from campaigns import services
+    from scrm.content import services
 
     content = services.content_create(actor=cast.ops, title="周三美食福利", text=welcome_text)
     services.content_submit(actor=cast.ops, content_id=content.pk)
@@ -23,7 +23,7 @@ def submitted_content(cast, welcome_text):
 
 @pytest.fixture
 def approved_content(cast, submitted_content):
-    from campaigns import services
+    from scrm.content import services
 
     services.content_approve(
         actor=cast.compliance, content_id=submitted_content.pk, comment="符合要求"

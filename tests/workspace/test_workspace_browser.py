@@ -2,8 +2,8 @@
 
 import pytest
 
-from groups.sop.models import ManagerTask
-from groups.sop.worklist import task_ensure
+from scrm.workspace.models import ManagerTask
+from scrm.workspace.services import task_ensure
 from tests.browser import login
 from tests.factories import CustomerFactory
 

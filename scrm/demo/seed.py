@@ -244,8 +244,8 @@ def _people() -> dict[str, object]:
 
 def _content(users: dict) -> dict[str, object]:
     """Every demo text written by ops and approved by compliance (D14)."""
-    from campaigns import services
-    from campaigns.models import Content
+    from scrm.content import services
+    from scrm.content.models import Content
 
     out = {}
     for title, (text, attachments) in DEMO_CONTENT.items():
@@ -266,7 +266,7 @@ def _content(users: dict) -> dict[str, object]:
 
 
 def _task_rules(content: dict) -> None:
-    from groups.sop.models import TaskRule
+    from scrm.workspace.models import TaskRule
 
     for kind, days, suggestion in (
         (TaskRule.Kind.NEW_FRIEND, 7, "新好友跟进话术"),
@@ -482,9 +482,9 @@ def _interest_tags(customers: list[DemoCustomer], tags: dict) -> None:
 def _sop_plan(content: dict, pools: dict, users: dict, now: datetime) -> bool:
     """The weekly calendar, and a slot for this very minute of today (the demo's
     mass message that each group owner confirms). Returns True when a new one was made."""
-    from groups.sop.calendar import SHANGHAI
     from groups.sop.models import SopPlan, SopSlot
     from groups.sop.services import sop_slot_create
+    from scrm.core.workdays import SHANGHAI
 
     local = now.astimezone(SHANGHAI)
     plan = SopPlan.objects.filter(name="每周福利日历").first()
@@ -525,10 +525,11 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
     _guard()
     from contacts.models import Customer, FollowRelation
     from groups.models import CustomerGroup
-    from groups.sop.calendar import SHANGHAI
-    from groups.sop.models import ManagerTask, SopPush
-    from groups.sop.rules import task_rules_run
+    from groups.sop.models import SopPush
+    from scrm.core.workdays import SHANGHAI
     from scrm.wecom.client import triggered_by
+    from scrm.workspace.models import ManagerTask
+    from scrm.workspace.services import task_rules_run
 
     now = timezone.now()
     today = now.astimezone(SHANGHAI).date()

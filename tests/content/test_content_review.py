@@ -3,8 +3,8 @@ versions and what may be sent (D6, D10)."""
 
 import pytest
 
-from campaigns import selectors, services
-from campaigns.models import BannedPhrase, Content, ContentReview
+from scrm.content import selectors, services
+from scrm.content.models import BannedPhrase, Content, ContentReview
 from scrm.core.errors import DomainError
 
 pytestmark = pytest.mark.django_db

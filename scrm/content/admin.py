@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy
 from scrm.core.errors import DomainError
 from scrm.core.roles import Role, user_has_role
 
-from . import content_rules, selectors, services
+from . import rules as content_rules
+from . import selectors, services
 from .models import BannedPhrase, Content, ContentReview, ContentReviewQueue, ContentVersion
 
 SUBMIT_BUTTON = "_submit"
@@ -130,7 +131,7 @@ class ContentAdminForm(forms.ModelForm):
 @admin.register(Content)
 class ContentAdmin(admin.ModelAdmin):
     form = ContentAdminForm
-    change_form_template = "admin/campaigns/content/change_form.html"
+    change_form_template = "admin/content/content/change_form.html"
     list_display = ("title", "status", "sendable_version", "updated_by", "updated_at")
     list_filter = ("status",)
     search_fields = ("title", "text")

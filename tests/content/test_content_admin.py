@@ -3,12 +3,12 @@ highlighted, compliance approve or reject from the review queue (D6)."""
 
 import pytest
 
-from campaigns import services
-from campaigns.models import Content, ContentReview
+from scrm.content import services
+from scrm.content.models import Content, ContentReview
 
 pytestmark = pytest.mark.django_db
 
-ADD_URL = "/admin/campaigns/content/add/"
+ADD_URL = "/admin/content/content/add/"
 
 
 def post_content(client, text, **extra):
@@ -45,17 +45,17 @@ def test_ops_submit_from_the_admin_and_the_version_is_frozen(client, cast):
 
 def test_compliance_approves_from_the_review_queue(client, cast, submitted_content):
     client.force_login(cast.compliance)
-    queue = client.get("/admin/campaigns/contentreviewqueue/")
+    queue = client.get("/admin/content/contentreviewqueue/")
     assert queue.status_code == 200
     assert "周三美食福利" in queue.content.decode()
 
-    page = client.get(f"/admin/campaigns/contentreviewqueue/{submitted_content.pk}/change/")
+    page = client.get(f"/admin/content/contentreviewqueue/{submitted_content.pk}/change/")
     html = page.content.decode()
     assert "审核通过" in html and "驳回" in html
     assert 'name="_submit"' not in html  # reviewers do not edit or submit
 
     response = client.post(
-        f"/admin/campaigns/contentreviewqueue/{submitted_content.pk}/review/",
+        f"/admin/content/contentreviewqueue/{submitted_content.pk}/review/",
         {"decision": "approve", "comment": "同意", "version": "1"},
         follow=True,
     )
@@ -72,7 +72,7 @@ def test_compliance_approves_from_the_review_queue(client, cast, submitted_conte
 
 def test_compliance_rejects_with_a_comment_and_ops_can_resubmit(client, cast, submitted_content):
     client.force_login(cast.compliance)
-    url = f"/admin/campaigns/content/{submitted_content.pk}/review/"
+    url = f"/admin/content/content/{submitted_content.pk}/review/"
     response = client.post(url, {"decision": "reject", "comment": ""}, follow=True)
     assert "驳回时请填写审核意见" in response.content.decode()
     client.post(url, {"decision": "reject", "comment": "请注明活动期限"})
@@ -81,7 +81,7 @@ def test_compliance_rejects_with_a_comment_and_ops_can_resubmit(client, cast, su
 
     client.force_login(cast.ops)
     response = client.post(
-        f"/admin/campaigns/content/{submitted_content.pk}/change/",
+        f"/admin/content/content/{submitted_content.pk}/change/",
         {
             "title": "周三美食福利",
             "text": "周三美食五折，至6月30日",
@@ -106,7 +106,7 @@ def test_the_submitter_sees_the_four_eyes_refusal_in_the_admin(client, cast):
     services.content_submit(actor=both, content_id=content.pk)
     client.force_login(both)
     response = client.post(
-        f"/admin/campaigns/content/{content.pk}/review/", {"decision": "approve"}, follow=True
+        f"/admin/content/content/{content.pk}/review/", {"decision": "approve"}, follow=True
     )
     assert "不能审核通过自己提交或修改的内容" in response.content.decode()
     assert not ContentReview.objects.exists()
@@ -115,7 +115,7 @@ def test_the_submitter_sees_the_four_eyes_refusal_in_the_admin(client, cast):
 def test_ops_cannot_post_a_review_decision(client, cast, submitted_content):
     client.force_login(cast.ops)
     response = client.post(
-        f"/admin/campaigns/content/{submitted_content.pk}/review/", {"decision": "approve"}
+        f"/admin/content/content/{submitted_content.pk}/review/", {"decision": "approve"}
     )
     assert response.status_code == 403
 
@@ -123,13 +123,13 @@ def test_ops_cannot_post_a_review_decision(client, cast, submitted_content):
 def test_compliance_maintains_banned_phrases_and_ops_cannot_change_them(client, cast):
     client.force_login(cast.compliance)
     response = client.post(
-        "/admin/campaigns/bannedphrase/add/",
+        "/admin/content/bannedphrase/add/",
         {"phrase": "稳赚不赔", "exceptions": "", "reason": "承诺收益", "is_active": "on"},
     )
     assert response.status_code == 302
     client.force_login(cast.ops)
-    assert client.get("/admin/campaigns/bannedphrase/").status_code == 200
-    assert client.get("/admin/campaigns/bannedphrase/add/").status_code == 403
+    assert client.get("/admin/content/bannedphrase/").status_code == 200
+    assert client.get("/admin/content/bannedphrase/add/").status_code == 403
 
 
 def test_admin_review_errors_are_in_english_with_accept_language_en(
@@ -137,7 +137,7 @@ def test_admin_review_errors_are_in_english_with_accept_language_en(
 ):
     client.force_login(cast.compliance)
     response = client.post(
-        f"/admin/campaigns/content/{submitted_content.pk}/review/",
+        f"/admin/content/content/{submitted_content.pk}/review/",
         {"decision": "reject", "comment": ""},
         follow=True,
         HTTP_ACCEPT_LANGUAGE="en",
@@ -159,8 +159,8 @@ def test_a_reviewer_saving_the_content_form_gets_a_form_error_not_a_crash(
         services.content_approve(actor=cast.compliance, content_id=content.pk, comment="同意")
     client.force_login(cast.compliance)
     for url in (
-        f"/admin/campaigns/content/{content.pk}/change/",
-        f"/admin/campaigns/contentreviewqueue/{content.pk}/change/",
+        f"/admin/content/content/{content.pk}/change/",
+        f"/admin/content/contentreviewqueue/{content.pk}/change/",
     ):
         response = client.post(
             url, {"title": "改过的标题", "text": "保本保息", "attachments": "[]", "_save": "1"}

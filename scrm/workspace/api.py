@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import worklist
+from . import services
 from .models import ManagerTask
 from .selectors import worklist_for
 
@@ -42,7 +42,7 @@ class TaskOut(serializers.ModelSerializer):
 
 
 class SkipIn(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=list(worklist.SKIP_REASONS))
+    reason = serializers.ChoiceField(choices=list(services.SKIP_REASONS))
     note = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
@@ -68,7 +68,7 @@ class WorklistApi(APIView):
 class TaskDoneApi(APIView):
     @extend_schema(request=None, responses=TaskOut, summary="完成任务")
     def post(self, request, task_id: int):
-        return Response(TaskOut(worklist.task_done(user=request.user, task_id=task_id)).data)
+        return Response(TaskOut(services.task_done(user=request.user, task_id=task_id)).data)
 
 
 class TaskSkipApi(APIView):
@@ -76,11 +76,11 @@ class TaskSkipApi(APIView):
     def post(self, request, task_id: int):
         body = SkipIn(data=request.data)
         body.is_valid(raise_exception=True)
-        task = worklist.task_skip(user=request.user, task_id=task_id, **body.validated_data)
+        task = services.task_skip(user=request.user, task_id=task_id, **body.validated_data)
         return Response(TaskOut(task).data)
 
 
 class TaskActApi(APIView):
     @extend_schema(request=None, responses=TaskOut, summary="去执行：推送建议话术到企业微信")
     def post(self, request, task_id: int):
-        return Response(TaskOut(worklist.task_act(user=request.user, task_id=task_id)).data)
+        return Response(TaskOut(services.task_act(user=request.user, task_id=task_id)).data)

@@ -19,7 +19,7 @@ from scrm.core.api import exception_handler
 from scrm.core.errors import DomainError
 
 from . import selectors, services
-from .content_rules import ContentCheckError
+from .rules import ContentCheckError
 from .serializers import (
     ApprovedContentSerializer,
     CheckInputSerializer,

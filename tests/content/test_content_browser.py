@@ -1,16 +1,13 @@
 """Ops in a real browser: content with a banned phrase cannot be submitted and
 the phrase is shown highlighted in Chinese (D6)."""
 
-import importlib
-
 import pytest
-from django.apps import apps
 
-from campaigns.models import Content
+from scrm.content.models import Content
+from scrm.content.services import banned_phrases_seed
 
 # A transactional test's flush (in any earlier test of this worker) empties the table the
 # migration seeded; the phrases are put back as the migration does.
-_seed = importlib.import_module("campaigns.migrations.0002_seed_banned_phrases").seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,13 +15,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_ops_sees_the_highlighted_banned_phrase_when_submitting_in_the_admin(
     live_server, cast, page
 ):
-    _seed(apps, None)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/campaigns/content/add/")
+    banned_phrases_seed()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/content/content/add/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", "Secret-pass-1")
     page.click("input[type=submit]")
 
-    page.wait_for_url("**/admin/campaigns/content/add/")
+    page.wait_for_url("**/admin/content/content/add/")
     page.fill("#id_title", "周末理财推荐")
     page.fill("#id_text", "{客户名称}您好，本产品保本保息，欢迎咨询{客户经理}。")
     page.click("input[name=_submit]")
