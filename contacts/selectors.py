@@ -1,21 +1,30 @@
 """Reads on customers, follow relations and bank records.
 
-``customers_visible_to`` is the one access rule for customers (D14): pages, the
-admin, the API and exports all start from it.
+``customers_visible_to`` applies the one access rule (``scrm.core.access``) to
+customers (D14): pages, the admin, the API and exports all start from it.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from scrm.core.roles import Role, user_has_role
+from scrm.core.access import staff_of, viewer_scope
 
 from .models import BankRecord, Customer, FollowRelation, Staff, TimelineEntry
 
-_OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
+__all__ = [
+    "bank_record_by_phone_hash",
+    "customer_by_external_userid",
+    "customer_list",
+    "customer_timeline",
+    "customers_visible_to",
+    "follow_relations_open",
+    "staff_active",
+    "staff_of",
+    "user_sees_all_customers",
+]
 
 
 def follow_relations_open(*, staff_userids: list[str]) -> QuerySet[FollowRelation]:
@@ -34,40 +43,24 @@ def staff_active() -> QuerySet[Staff]:
     return Staff.objects.filter(status=Staff.Status.ACTIVE)
 
 
-def staff_of(user) -> Staff | None:
-    try:
-        return user.staff
-    except (ObjectDoesNotExist, AttributeError):  # a login without a WeCom account
-        return None
-
-
 def user_sees_all_customers(user) -> bool:
-    if not getattr(user, "is_authenticated", False):
-        return False
-    # Admin access (is_staff) alone is not enough: a branch manager with admin access
-    # still sees only the branch (D14).
-    return user.is_superuser or any(user_has_role(user, r) for r in _OPS_ROLES)
+    return viewer_scope(user).everything
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
-    """Ops see every customer; a branch manager those followed (actively) by
-    staff of their branch; a customer manager those they follow actively."""
+    """Customers in the person's scope (``scrm.core.access``): ops every customer; a
+    branch manager those followed (actively) by staff of their branch; a customer
+    manager those they follow actively."""
     qs = Customer.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user_sees_all_customers(user):
+    scope = viewer_scope(user)
+    if scope.everything:
         return qs
-    staff = staff_of(user)
-    if staff is None:
+    if scope.nothing:
         return qs.none()
     live = FollowRelation.objects.filter(
         customer=OuterRef("pk"), status=FollowRelation.Status.ACTIVE
     )
-    if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id is not None:
-        return qs.filter(Exists(live.filter(Q(staff__branch_id=staff.branch_id) | Q(staff=staff))))
-    if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
-        return qs.filter(Exists(live.filter(staff=staff)))
-    return qs.none()
+    return qs.filter(Exists(live.filter(scope.q("staff"))))
 
 
 def customer_list(

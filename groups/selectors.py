@@ -1,9 +1,8 @@
-"""Reads of the groups app. ``groups_visible_to`` is the one access rule for
-customer groups; the API and the admin both start from it."""
+"""Reads of the groups app. ``groups_visible_to`` applies the one access rule
+(``scrm.core.access``) to customer groups; the API and the admin both start from it."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import (
     Count,
     ExpressionWrapper,
@@ -17,37 +16,18 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
 
-from scrm.core.roles import Role, user_has_role
+from scrm.core.access import scope_filter
 
 from .models import CustomerGroup, GroupPool, Region
 
 # WeCom lets 200 people join a group by QR code; a group outside any pool has that limit.
 DEFAULT_GROUP_CAPACITY = 200
-_OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
-
-
-def _staff_of(user):
-    try:
-        return user.staff
-    except ObjectDoesNotExist:  # a login without a WeCom account
-        return None
 
 
 def groups_visible_to(*, user) -> QuerySet[CustomerGroup]:
-    """Ops see every group, a branch manager their branch's, a customer manager their own."""
-    qs = CustomerGroup.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user.is_staff or user.is_superuser or any(user_has_role(user, r) for r in _OPS_ROLES):
-        return qs
-    staff = _staff_of(user)
-    if staff is None:
-        return qs.none()
-    if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id is not None:
-        return qs.filter(Q(owner__branch_id=staff.branch_id) | Q(owner=staff))
-    if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
-        return qs.filter(owner=staff)
-    return qs.none()
+    """Groups in the person's scope (``scrm.core.access``): ops every group, a branch
+    manager their branch's (and their own), a customer manager their own."""
+    return scope_filter(CustomerGroup.objects.all(), user, staff_path="owner")
 
 
 def groups_with_fill(qs: QuerySet[CustomerGroup]) -> QuerySet[CustomerGroup]:

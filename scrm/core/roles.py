@@ -26,7 +26,8 @@ _CONTACTS_OPS = [
 _OPS_WRITE = [
     *_CONTACTS_OPS,
     ("groups", "*"),
-    ("sop", "*"),  # groups.sop: the SOP calendar, its pushes and the task rules
+    ("sop", "*"),  # groups.sop: the SOP calendar and its pushes
+    ("workspace", "*"),  # manager tasks and the task rules
     ("content", "*"),  # the content library, its review and banned phrases
     ("campaigns", "*"),
     ("tagging", "*"),

@@ -9,6 +9,7 @@ from scrm.content.selectors import content_get_approved
 from scrm.core.errors import DomainError
 
 from .models import ManagerTask, TaskRule
+from .selectors import tasks_visible_to
 
 
 class TaskRuleForm(forms.ModelForm):
@@ -39,3 +40,7 @@ class ManagerTaskAdmin(admin.ModelAdmin):
     search_fields = ("title", "staff__name", "staff__userid")
     raw_id_fields = ("staff", "customer", "group", "push", "suggestion")
     date_hierarchy = "due_date"
+
+    def get_queryset(self, request):
+        # The one access rule: ops see every task, a branch manager their branch's.
+        return tasks_visible_to(request.user)

@@ -6,29 +6,23 @@ from datetime import date, datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from scrm.core.roles import Role, user_has_role
+from scrm.core.access import scope_filter, staff_of
 from scrm.core.workdays import SHANGHAI
 
 from .models import ManagerTask
 
 
 def tasks_visible_to(user) -> QuerySet:
-    """Who sees which tasks: a manager their own, a branch manager their branch, ops all."""
+    """Tasks in the person's scope (``scrm.core.access``): a manager their own, a branch
+    manager their branch's, ops all."""
     tasks = ManagerTask.objects.select_related("staff", "customer", "group", "suggestion")
-    if user.is_staff or user.is_superuser:
-        return tasks
-    staff = getattr(user, "staff", None)
-    if staff is None:
-        return tasks.none()
-    if user_has_role(user, Role.BRANCH_MANAGER) and staff.branch_id:
-        return tasks.filter(staff__branch_id=staff.branch_id)
-    return tasks.filter(staff=staff)
+    return scope_filter(tasks, user, staff_path="staff")
 
 
 def worklist_for(*, user, today: date) -> dict:
     """The manager's own list for today: open tasks due by today (overdue first), and
     what they closed today."""
-    staff = getattr(user, "staff", None)
+    staff = staff_of(user)
     if staff is None:
         return {"open": [], "closed_today": [], "overdue": 0}
     own = tasks_visible_to(user).filter(staff=staff)

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from scrm.core.access import staff_of, viewer_scope
 from scrm.core.errors import DomainError
-from scrm.core.roles import Role, user_has_role
 
 from . import services
 from .models import ManagerTask
@@ -31,11 +31,12 @@ def workspace(request):
     sections: dict[str, list] = {}
     for task in data["open"]:
         sections.setdefault(task.get_kind_display(), []).append(task)
-    staff = getattr(request.user, "staff", None)
+    staff = staff_of(request.user)
+    branch_id = viewer_scope(request.user).branch_id
     board = None
-    if staff and staff.branch_id and user_has_role(request.user, Role.BRANCH_MANAGER):
+    if branch_id is not None:  # a branch manager: this week's race of their branch (D13)
         week_start = today - timedelta(days=today.weekday())
-        board = branch_leaderboard(branch_id=staff.branch_id, since=week_start, until=today)
+        board = branch_leaderboard(branch_id=branch_id, since=week_start, until=today)
     return render(
         request,
         "workspace/index.html",

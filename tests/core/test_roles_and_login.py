@@ -132,15 +132,16 @@ def test_compliance_reviewers_keep_the_content_library_and_review_queue(client, 
 
 
 @pytest.mark.django_db
-def test_ops_staff_open_every_sop_admin_page(client, cast):
-    """Ops run the SOP calendar (D6): every changelist of the sop app is theirs."""
+@pytest.mark.parametrize("app_label", ["sop", "workspace"])
+def test_ops_staff_open_every_sop_and_task_admin_page(client, cast, app_label):
+    """Ops run the SOP calendar (D6) and the task rules (D11): every changelist is theirs."""
     from django.contrib import admin
     from django.urls import reverse
 
-    sop_models = [m for m in admin.site._registry if m._meta.app_label == "sop"]
-    assert sop_models
+    models = [m for m in admin.site._registry if m._meta.app_label == app_label]
+    assert models
     client.force_login(cast.ops)
-    for model in sop_models:
-        url = reverse(f"admin:sop_{model._meta.model_name}_changelist")
+    for model in models:
+        url = reverse(f"admin:{app_label}_{model._meta.model_name}_changelist")
         assert client.get(url).status_code == 200, url
-    assert client.get("/admin/sop/").status_code == 200
+    assert client.get(f"/admin/{app_label}/").status_code == 200
