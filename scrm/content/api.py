@@ -15,11 +15,9 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from scrm.core.api import exception_handler
 from scrm.core.errors import DomainError
 
 from . import selectors, services
-from .rules import ContentCheckError
 from .serializers import (
     ApprovedContentSerializer,
     CheckInputSerializer,
@@ -33,17 +31,7 @@ from .serializers import (
 )
 
 
-def content_exception_handler(exc, context):
-    response = exception_handler(exc, context)
-    if response is not None and isinstance(exc, ContentCheckError) and exc.hits:
-        response.data["phrases"] = [hit.as_dict() for hit in exc.hits]
-    return response
-
-
 class ContentAPIView(GenericAPIView):
-    def get_exception_handler(self):
-        return content_exception_handler
-
     def visible(self, pk: int):
         return get_object_or_404(selectors.content_list_for(user=self.request.user), pk=pk)
 

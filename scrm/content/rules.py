@@ -44,8 +44,9 @@ class ContentCheckError(DomainError):
     """A submission check failed. ``hits`` carries banned-phrase matches, if any."""
 
     def __init__(self, code: str, message: str, *, hits: list[PhraseHit] | None = None):
-        super().__init__(code, message)
         self.hits = hits or []
+        data = {"phrases": [hit.as_dict() for hit in self.hits]} if self.hits else None
+        super().__init__(code, message, data=data)
 
 
 def _bytes(value: str) -> int:

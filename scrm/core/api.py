@@ -1,5 +1,6 @@
 """API plumbing shared by every app: errors always come back as
-``{"code": ..., "message": ...}`` JSON (plus ``fields`` for validation errors)."""
+``{"code": ..., "message": ...}`` JSON (plus ``fields`` for validation errors, and a
+``DomainError``'s ``data``)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _too_large(exc: Exception, context) -> Response:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+        return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
         return _too_large(exc, context)
     if isinstance(exc, Http404):

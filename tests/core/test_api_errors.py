@@ -22,6 +22,17 @@ def test_domain_error_becomes_json_with_its_code_and_status():
     assert response.data == {"code": "stock_empty", "message": "库存不足"}
 
 
+def test_domain_error_data_comes_back_beside_code_and_message():
+    error = DomainError("stock_empty", "库存不足", status=409, data={"stock_left": 0})
+    response = exception_handler(error, {})
+    assert response.data == {"code": "stock_empty", "message": "库存不足", "stock_left": 0}
+
+
+def test_domain_error_data_cannot_replace_code_or_message():
+    with pytest.raises(ValueError, match="code"):
+        DomainError("x", "y", data={"code": "other"})
+
+
 def test_validation_errors_carry_the_first_message_and_the_fields():
     from rest_framework.exceptions import ValidationError
 
