@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from scrm.core.errors import DomainError
-from scrm.core.roles import Role, user_has_role
 
 from . import rules as content_rules
 from . import selectors, services
@@ -68,14 +67,6 @@ def banned_phrase_messages(
         )
         by_field.setdefault(form_field, []).append(message)
     return by_field
-
-
-def _is_editor(user) -> bool:
-    return any(user_has_role(user, role) for role in services.EDITOR_ROLES)
-
-
-def _is_reviewer(user) -> bool:
-    return user_has_role(user, Role.COMPLIANCE_REVIEWER)
 
 
 class ContentAdminForm(forms.ModelForm):
@@ -145,25 +136,27 @@ class ContentAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("approved_version", "updated_by")
 
     def has_add_permission(self, request):
-        return _is_editor(request.user) and super().has_add_permission(request)
+        return services.user_is_editor(request.user) and super().has_add_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         # Content that was ever submitted is evidence of what compliance saw.
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        if not _is_editor(request.user) or (obj and obj.status == Content.Status.PENDING):
+        if not services.user_is_editor(request.user) or (
+            obj and obj.status == Content.Status.PENDING
+        ):
             return ("title", "text", "attachments")
         return ()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.user_may_edit = _is_editor(request.user)  # a fresh class per call
+        form.user_may_edit = services.user_is_editor(request.user)  # a fresh class per call
         return form
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not _is_editor(request.user):
+        if not services.user_is_editor(request.user):
             actions.pop("submit_selected", None)
         return actions
 
@@ -228,13 +221,14 @@ class ContentAdmin(admin.ModelAdmin):
         extra = dict(extra_context or {})
         content = self.get_object(request, object_id)
         if content is not None:
-            is_editor = _is_editor(request.user)
+            is_editor = services.user_is_editor(request.user)
             editable = is_editor and content.status != Content.Status.PENDING
             extra.update(
                 content=content,
                 versions=selectors.content_versions(content_id=content.pk),
                 can_submit=editable and content.status != Content.Status.APPROVED,
-                can_review=_is_reviewer(request.user) and content.status == Content.Status.PENDING,
+                can_review=services.user_is_reviewer(request.user)
+                and content.status == Content.Status.PENDING,
                 review_url=reverse(f"admin:{self._review_url_name()}", args=[content.pk]),
                 show_save=editable,
                 show_save_and_continue=editable,
@@ -249,7 +243,7 @@ class ContentAdmin(admin.ModelAdmin):
     def review_view(self, request, object_id: int):
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(object_id))
-        if not _is_reviewer(request.user):
+        if not services.user_is_reviewer(request.user):
             raise PermissionDenied
         content = get_object_or_404(Content, pk=object_id)
         comment = request.POST.get("comment", "")
@@ -354,16 +348,16 @@ class BannedPhraseAdmin(admin.ModelAdmin):
     search_fields = ("phrase",)
 
     def has_view_permission(self, request, obj=None):
-        return _is_reviewer(request.user) or super().has_view_permission(request, obj)
+        return services.user_is_reviewer(request.user) or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request):
-        return _is_reviewer(request.user)
+        return services.user_is_reviewer(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return _is_reviewer(request.user)
+        return services.user_is_reviewer(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def has_module_permission(self, request):
-        return _is_reviewer(request.user) or super().has_module_permission(request)
+        return services.user_is_reviewer(request.user) or super().has_module_permission(request)

@@ -7,11 +7,12 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from scrm.core.errors import DomainError
-from scrm.core.roles import Role, user_has_role
+from scrm.core.role_names import OPS_ROLES
+from scrm.core.roles import Role, user_has_any_role, user_has_role
 
 from .models import BannedPhrase, Content, ContentReview, ContentVersion
 
-_LIBRARY_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF, Role.COMPLIANCE_REVIEWER)
+_LIBRARY_ROLES = (*OPS_ROLES, Role.COMPLIANCE_REVIEWER)
 _READER_ROLES = (Role.CUSTOMER_MANAGER, Role.BRANCH_MANAGER)
 
 
@@ -31,7 +32,7 @@ def content_get_approved(*, content_id: int) -> ContentVersion:
 
 def content_sees_working_copy(user) -> bool:
     """Ops and compliance see drafts; managers only ever see approved text."""
-    return any(user_has_role(user, role) for role in _LIBRARY_ROLES)
+    return user_has_any_role(user, *_LIBRARY_ROLES)
 
 
 def content_list_for(*, user, status: str | None = None) -> QuerySet[Content]:

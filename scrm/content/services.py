@@ -13,30 +13,32 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from scrm.core.errors import DomainError
-from scrm.core.roles import Role, user_has_role
+from scrm.core.role_names import OPS_ROLES
+from scrm.core.roles import Role, user_has_any_role, user_has_role
 
 from . import rules
 from .models import BannedPhrase, Content, ContentReview, ContentVersion
 
-EDITOR_ROLES = (Role.OPS_STAFF, Role.OPS_ADMIN)
+EDITOR_ROLES = OPS_ROLES
 
 
-def _is_editor(user) -> bool:
-    return any(user_has_role(user, role) for role in EDITOR_ROLES)
+def user_is_editor(user) -> bool:
+    """Ops write and submit content."""
+    return user_has_any_role(user, *EDITOR_ROLES)
 
 
-def _is_reviewer(user) -> bool:
+def user_is_reviewer(user) -> bool:
     # Deliberately no superuser shortcut: approval is a named compliance duty.
     return user_has_role(user, Role.COMPLIANCE_REVIEWER)
 
 
 def _require_editor(user) -> None:
-    if not _is_editor(user):
+    if not user_is_editor(user):
         raise DomainError("forbidden", _("只有运营人员可以编辑或提交内容"), status=403)
 
 
 def _require_reviewer(user) -> None:
-    if not _is_reviewer(user):
+    if not user_is_reviewer(user):
         raise DomainError("forbidden", _("只有合规审核员可以审核内容"), status=403)
 
 

@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 
-from .role_names import Role
-from .roles import user_has_role
-
-_SEE_ALL = (Role.OPS_ADMIN, Role.OPS_STAFF)
-_MANAGERS = (Role.BRANCH_MANAGER, Role.CUSTOMER_MANAGER)
+from .role_names import MANAGER_ROLES, OPS_ROLES, Role
+from .roles import user_has_any_role, user_has_role
 
 
 @dataclass(frozen=True)
@@ -61,9 +58,9 @@ def staff_of(user):
 def viewer_scope(user) -> Scope:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
         return NOTHING
-    if user.is_superuser or any(user_has_role(user, r) for r in _SEE_ALL):
+    if user.is_superuser or user_has_any_role(user, *OPS_ROLES):
         return EVERYTHING
-    if not any(user_has_role(user, r) for r in _MANAGERS):
+    if not user_has_any_role(user, *MANAGER_ROLES):
         return NOTHING
     staff = staff_of(user)
     if staff is None:

@@ -13,6 +13,11 @@ class Role(StrEnum):
     CUSTOMER_MANAGER = "customer_manager"
 
 
+# The roles that run the system: they see every customer, group and task (D14).
+OPS_ROLES = (Role.OPS_ADMIN, Role.OPS_STAFF)
+# The roles that serve customers: they see their own (or their branch's).
+MANAGER_ROLES = (Role.BRANCH_MANAGER, Role.CUSTOMER_MANAGER)
+
 ROLE_LABELS = {
     Role.OPS_ADMIN: "运营管理员",
     Role.OPS_STAFF: "运营人员",

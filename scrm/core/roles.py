@@ -11,7 +11,15 @@ from django.db import transaction
 
 from .role_names import ROLE_LABELS, Role
 
-__all__ = ["ROLE_LABELS", "ROLE_PERMISSIONS", "Role", "roles_sync", "user_has_role", "user_roles"]
+__all__ = [
+    "ROLE_LABELS",
+    "ROLE_PERMISSIONS",
+    "Role",
+    "roles_sync",
+    "user_has_any_role",
+    "user_has_role",
+    "user_roles",
+]
 
 # (app_label, codename prefix or full codename). "*" means every permission of the app.
 # Revealing plain-text phones/ID numbers and erasing a customer are ops-admin only (D14);
@@ -96,6 +104,10 @@ def user_has_role(user, role: Role) -> bool:
         cache = set(user.groups.values_list("name", flat=True))
         user._role_names = cache
     return role.value in cache
+
+
+def user_has_any_role(user, *roles: Role) -> bool:
+    return any(user_has_role(user, role) for role in roles)
 
 
 def user_roles(user) -> set[str]:
