@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class SopConfig(AppConfig):
     name = "groups.sop"
     label = "sop"
-    verbose_name = _("SOP 与任务")
+    verbose_name = _("SOP 日历")
 
     def ready(self) -> None:
         from scrm.workspace.models import ManagerTask
