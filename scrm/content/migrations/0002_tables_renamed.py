@@ -3,26 +3,7 @@ every permission granted on them) move from campaigns to this app."""
 
 from django.db import migrations
 
-MODELS = ["bannedphrase", "content", "contentreviewqueue", "contentversion", "contentreview"]
-
-
-def content_types_move(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    taken = set(
-        ContentType.objects.filter(app_label="content", model__in=MODELS).values_list(
-            "model", flat=True
-        )
-    )
-    ContentType.objects.filter(app_label="campaigns", model__in=MODELS).exclude(
-        model__in=taken
-    ).update(app_label="content")
-
-
-def content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="content", model__in=MODELS).update(
-        app_label="campaigns"
-    )
+from scrm.core.migration_ops import move_content_types
 
 
 class Migration(migrations.Migration):
@@ -41,5 +22,5 @@ class Migration(migrations.Migration):
             new_name="content_con_status_46b33a_idx",
             old_name="campaigns_c_status_db9946_idx",
         ),
-        migrations.RunPython(content_types_move, content_types_back),
+        move_content_types(from_label="campaigns", to_label="content", models=["bannedphrase", "content", "contentreviewqueue", "contentversion", "contentreview"]),
     ]
