@@ -58,7 +58,13 @@ ROLE_PERMISSIONS: dict[Role, list[tuple[str, str]]] = {
     Role.OPS_STAFF: _OPS_WRITE,
     # Reviewing needs the content library and its history, not customers (D14): no
     # contacts, groups, tags, WeCom inbox or audit trail.
-    Role.COMPLIANCE_REVIEWER: [("content", "view_"), ("content", "change_")],
+    Role.COMPLIANCE_REVIEWER: [
+        ("content", "view_"),
+        ("content", "change_"),
+        # Campaigns are approved in the same review flow as content (D6, D7).
+        ("campaigns", "view_"),
+        ("campaigns", "change_"),
+    ],
     Role.BRANCH_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
     Role.CUSTOMER_MANAGER: [("contacts", "view_"), ("groups", "view_"), ("tagging", "view_")],
 }
