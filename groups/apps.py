@@ -17,6 +17,20 @@ class GroupsConfig(AppConfig):
             post_save.connect(_routing_changed, sender=model, dispatch_uid=f"routing-{model}")
             post_delete.connect(_routing_changed, sender=model, dispatch_uid=f"routing-del-{model}")
 
+        # The nightly reconcile's group chats step (scrm.wecom.sync).
+        from scrm.wecom.sync import reconcile_step
+
+        from . import reconcile
+
+        reconcile_step(
+            "groups",
+            50,
+            pull=reconcile.groups_pull,
+            end=reconcile.groups_end,
+            removal_kind=reconcile.GROUPS,
+            label="客户群",
+        )
+
 
 def _routing_changed(sender, **kwargs) -> None:
     from .routing import routing_index_invalidate

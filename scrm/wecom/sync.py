@@ -1,28 +1,35 @@
-"""Reconcile the database with WeCom: tags, staff, customers, follow relations, groups.
+"""Reconcile the database with WeCom: a runner over the steps the apps register.
 
-Idempotent: a second run with nothing changed in WeCom reports zero changes.
-Pages through WeCom (batch/get_by_user, groupchat/list) so it scales to a bank.
-
-What WeCom has is added or updated as it is read. What WeCom seems to have lost
-(staff no longer follow users, relations, groups) is only collected, then ended
-in one step at the end through the same services a callback uses, so a relation
-ended here marks the customer lost exactly as a ``del_external_contact`` does.
-Before that step a guard checks the share: when WeCom's answer would end more
-than ``WECOM_SYNC_MAX_REMOVAL_SHARE`` (and at least ``WECOM_SYNC_MIN_REMOVAL_ROWS``)
+The apps that own the data (contacts: staff, customers and follow relations;
+groups: group chats; tagging: corp tags and customers' tags) register their
+steps with :func:`reconcile_step` from their ``AppConfig.ready``, so this
+module never imports them. A step's ``pull`` reads WeCom and adds or updates
+what WeCom has through its app's services; what WeCom seems to have lost is
+only collected, into the context's removal of the step's kind. After every
+pull the guard checks the share: when WeCom's answer would end more than
+``WECOM_SYNC_MAX_REMOVAL_SHARE`` (and at least ``WECOM_SYNC_MIN_REMOVAL_ROWS``)
 of any kind, the run ends nothing, records a :class:`ReconcileHold` and waits
 for ops to confirm (``wecom_sync --confirm-mass-removal`` or the admin action).
+Otherwise each step's ``end`` ends what it collected, through the same services
+a callback uses, so a relation ended here marks the customer lost exactly as a
+``del_external_contact`` does.
+
+Steps run by ``order`` (then name): tags 10, staff 20, customers 30, customer
+tags 40, groups 50; then the guard; then each step's ``end`` in the same order.
+Idempotent: a second run with nothing changed in WeCom reports zero changes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-
-from .adapter import wecom
 
 logger = logging.getLogger(__name__)
 
@@ -53,29 +60,97 @@ class ReconcileHoldInfo:
 
 
 @dataclass
-class Removals:
-    """What WeCom no longer has, collected during the run and ended at its end."""
+class Removal:
+    """What WeCom no longer has of one kind: collected by a pull, ended by its step's end."""
 
-    staff: list[str] = field(default_factory=list)  # userids
-    relations: list[tuple[str, str]] = field(default_factory=list)  # external_userid, userid
-    groups: list[str] = field(default_factory=list)  # chat ids
-    active: dict[str, int] = field(default_factory=dict)
-    # Open relations of staff WeCom no longer lists as follow users: not ended (the
-    # relation may well live on in WeCom), but lost to us, so the guard counts them.
-    orphaned_relations: int = 0
+    items: list[Any] = field(default_factory=list)  # what the step's end() ends
+    active: int = 0  # live rows of the kind here, before the run ends anything
+    # Rows lost to us but not ended (e.g. open relations of staff WeCom no longer lists
+    # as follow users: the relation may well live on in WeCom). The guard counts them.
+    lost: int = 0
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        return {
-            "staff": {"remove": len(self.staff), "active": self.active.get("staff", 0)},
-            "relations": {
-                "remove": len(self.relations) + self.orphaned_relations,
-                "active": self.active.get("relations", 0),
-            },
-            "groups": {"remove": len(self.groups), "active": self.active.get("groups", 0)},
-        }
+    @property
+    def remove(self) -> int:
+        return len(self.items) + self.lost
 
 
-_KIND_LABELS = {"staff": "员工", "relations": "客户关系", "groups": "客户群"}
+@dataclass
+class ReconcileContext:
+    """What the steps of one run share."""
+
+    report: SyncReport
+    removals: dict[str, Removal]
+    # The follow users WeCom lists (set by the staff step; empty until then).
+    follow_userids: list[str] = field(default_factory=list)
+    # Data one step leaves for a later one, keyed by a name its owner exports.
+    shared: dict[str, Any] = field(default_factory=dict)
+    # When the ends happen: set once, after the guard, before the first end().
+    ended_at: datetime | None = None
+
+    def removal(self, kind: str) -> Removal:
+        return self.removals[kind]
+
+
+StepFunction = Callable[[ReconcileContext], None]
+
+
+@dataclass(frozen=True)
+class ReconcileStep:
+    name: str
+    order: int
+    pull: StepFunction
+    end: StepFunction | None = None
+    removal_kind: str | None = None
+    label: str | None = None  # the kind in the hold's reason (e.g. 客户关系)
+
+
+STEPS: dict[str, ReconcileStep] = {}
+
+
+def reconcile_step(
+    name: str,
+    order: int,
+    *,
+    pull: StepFunction,
+    end: StepFunction | None = None,
+    removal_kind: str | None = None,
+    label: str | None = None,
+) -> ReconcileStep:
+    """Register a step of the nightly reconcile (from the owning app's ``ready()``).
+
+    ``pull(ctx)`` reads WeCom and upserts; a step with a ``removal_kind`` collects
+    into ``ctx.removal(kind)`` what WeCom no longer has and ``end(ctx)`` ends it
+    once the guard let the run through. Registering the same step again is
+    harmless; another step under a taken name or removal kind is refused.
+    """
+    step = ReconcileStep(
+        name=name,
+        order=order,
+        pull=pull,
+        end=end,
+        removal_kind=removal_kind,
+        label=label or removal_kind,
+    )
+    known = STEPS.get(name)
+    if known is not None:
+        if known == step:
+            return known
+        raise ImproperlyConfigured(f"reconcile step {name!r} is already registered")
+    if removal_kind is not None:
+        if end is None:
+            raise ImproperlyConfigured(f"reconcile step {name!r} collects removals but ends none")
+        owner = next((s.name for s in STEPS.values() if s.removal_kind == removal_kind), None)
+        if owner is not None:
+            raise ImproperlyConfigured(
+                f"removal kind {removal_kind!r} already belongs to reconcile step {owner!r}"
+            )
+    STEPS[name] = step
+    return step
+
+
+def reconcile_steps() -> list[ReconcileStep]:
+    """The registered steps in the order they run."""
+    return sorted(STEPS.values(), key=lambda s: (s.order, s.name))
 
 
 def removal_too_large(*, remove: int, active: int) -> bool:
@@ -85,112 +160,15 @@ def removal_too_large(*, remove: int, active: int) -> bool:
     return remove > settings.WECOM_SYNC_MAX_REMOVAL_SHARE * max(active, 1)
 
 
-def sync_tags(report: SyncReport) -> None:
-    from tagging.services import tag_groups_upsert_from_wecom
-
-    result = tag_groups_upsert_from_wecom(tag_groups=wecom.corp_tags(), full=True)
-    for key, value in result.as_dict().items():
-        report.add(key if key.startswith("tags_") else f"tag_{key}", value)
-
-
-def sync_staff(report: SyncReport, removals: Removals) -> list[str]:
-    from contacts.models import Staff
-    from contacts.services import staff_upsert
-
-    userids = wecom.follow_users()
-    known = set(Staff.objects.filter(userid__in=userids).values_list("userid", flat=True))
-    for userid in userids:
-        if userid not in known:
-            staff_upsert(userid=userid, name=wecom.user_get(userid).get("name", ""))
-            report.add("staff_created")
-    report.add(
-        "staff_follow_enabled",
-        Staff.objects.filter(userid__in=userids, is_follow_user=False).update(is_follow_user=True),
-    )
-    following = Staff.objects.filter(is_follow_user=True)
-    removals.active["staff"] = following.count()
-    removals.staff = list(following.exclude(userid__in=userids).values_list("userid", flat=True))
-    return userids
-
-
-def sync_customers(report: SyncReport, userids: list[str], removals: Removals) -> None:
-    """Customers and follow relations of every follow user; those WeCom lacks are collected."""
-    from contacts.models import Customer, FollowRelation, Staff
-    from contacts.selectors import follow_relations_open
-    from contacts.services import (
-        customer_channel_attribute,
-        customer_upsert_from_wecom,
-        follow_relation_upsert,
-    )
-    from tagging.services import customer_tags_mirror_from_wecom
-
-    from .values import wecom_time
-
-    staff = {s.userid: s for s in Staff.objects.filter(userid__in=userids)}
-    seen: set[tuple[int, int]] = set()
-    tags_by_customer: dict[int, set[str]] = {}
-    before = Customer.objects.count()
-    for item in wecom.customers_by_user(userids):
-        contact, info = item.get("external_contact") or {}, item.get("follow_info") or {}
-        at = wecom_time(info.get("createtime"))
-        with transaction.atomic():
-            customer, _created = customer_upsert_from_wecom(contact=contact, at=at)
-            relation, created = follow_relation_upsert(
-                customer=customer, staff=staff[info["userid"]], info=info
-            )
-            if info.get("state"):
-                customer_channel_attribute(customer=customer, state=info["state"], at=at)
-        report.add("follows_created", int(created))
-        seen.add((customer.pk, relation.staff_id))
-        tags_by_customer.setdefault(customer.pk, set()).update(
-            str(t) for t in info.get("tag_id") or []
-        )
-    report.add("customers_created", Customer.objects.count() - before)
-    for customer in Customer.objects.filter(pk__in=list(tags_by_customer)):
-        added, removed = customer_tags_mirror_from_wecom(
-            customer=customer, wecom_tag_ids=tags_by_customer[customer.pk]
-        )
-        report.add("customer_tags_added", added)
-        report.add("customer_tags_removed", removed)
-    removals.active["relations"] = FollowRelation.objects.filter(
-        status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF]
-    ).count()
-    removals.orphaned_relations = follow_relations_open(staff_userids=removals.staff).count()
-    removals.relations = [
-        (ext, userid)
-        for customer_id, staff_id, ext, userid in follow_relations_open(
-            staff_userids=userids
-        ).values_list("customer_id", "staff_id", "customer__external_userid", "staff__userid")
-        if (customer_id, staff_id) not in seen
-    ]
-
-
-def sync_groups(report: SyncReport, userids: list[str], removals: Removals) -> None:
-    from groups.models import CustomerGroup
-    from groups.sync import group_sync
-
-    seen = set()
-    for item in wecom.group_chats(owners=userids or None):
-        group, result = group_sync(chat_id=item["chat_id"])
-        seen.add(group.chat_id)
-        report.add("groups_created", int(result.created))
-        report.add("group_members_added", result.members_added)
-        report.add("group_members_removed", result.members_removed)
-    normal = CustomerGroup.objects.filter(status=CustomerGroup.Status.NORMAL)
-    removals.active["groups"] = normal.count()
-    if userids:
-        removals.groups = list(
-            normal.filter(owner_userid__in=userids)
-            .exclude(chat_id__in=seen)
-            .values_list("chat_id", flat=True)
-        )
-
-
-def _hold(removals: Removals) -> ReconcileHoldInfo | None:
+def _hold(ctx: ReconcileContext, steps: list[ReconcileStep]) -> ReconcileHoldInfo | None:
     """Record why the run ends nothing, once per distinct situation while unresolved."""
     from .models import ReconcileHold
 
-    counts = removals.counts()
+    labels = {s.removal_kind: s.label for s in steps if s.removal_kind}
+    counts = {
+        kind: {"remove": removal.remove, "active": removal.active}
+        for kind, removal in ctx.removals.items()
+    }
     large = [
         kind
         for kind, c in counts.items()
@@ -200,7 +178,7 @@ def _hold(removals: Removals) -> ReconcileHoldInfo | None:
         return None
     share = settings.WECOM_SYNC_MAX_REMOVAL_SHARE
     reason = "；".join(
-        f"企业微信返回的数据将结束 {counts[k]['remove']} / {counts[k]['active']} 个{_KIND_LABELS[k]}"
+        f"企业微信返回的数据将结束 {counts[k]['remove']} / {counts[k]['active']} 个{labels[k]}"
         for k in large
     ) + (
         f"（超过 {share:.0%} 的保护阈值）。这通常是配置问题（Secret 错误、应用缺少客户联系权限、"
@@ -213,54 +191,31 @@ def _hold(removals: Removals) -> ReconcileHoldInfo | None:
     return ReconcileHoldInfo(hold_id=hold.pk, reason=reason)
 
 
-def _end_removed(report: SyncReport, removals: Removals) -> None:
-    """End what WeCom no longer has, through the services a callback uses."""
-    from contacts.models import FollowRelation, Staff
-    from contacts.services import follow_relation_end
-    from groups.sync import group_mark_dismissed
-
-    now = timezone.now()
-    if removals.staff:
-        report.add(
-            "staff_follow_disabled",
-            Staff.objects.filter(userid__in=removals.staff, is_follow_user=True).update(
-                is_follow_user=False
-            ),
-        )
-    for ext, userid in removals.relations:
-        with transaction.atomic():
-            relation = follow_relation_end(
-                external_userid=ext,
-                userid=userid,
-                status=FollowRelation.Status.REMOVED_BY_STAFF,
-                at=now,
-            )
-        report.add("follows_ended", int(relation is not None))
-    for chat_id in removals.groups:
-        report.add("groups_dismissed", int(group_mark_dismissed(chat_id=chat_id, at=now)))
-
-
 def wecom_sync_all(*, confirm_mass_removal: bool = False, confirmed_by=None) -> SyncReport:
     """The nightly reconciliation (also ``manage.py wecom_sync``)."""
     from .models import ReconcileHold
 
-    report = SyncReport()
-    removals = Removals()
-    sync_tags(report)
-    userids = sync_staff(report, removals)
-    sync_customers(report, userids, removals)
-    sync_groups(report, userids, removals)
+    steps = reconcile_steps()
+    ctx = ReconcileContext(
+        report=SyncReport(),
+        removals={s.removal_kind: Removal() for s in steps if s.removal_kind},
+    )
+    for step in steps:
+        step.pull(ctx)
     if not confirm_mass_removal:
-        report.held = _hold(removals)
-        if report.held is not None:
-            return report
-    _end_removed(report, removals)
+        ctx.report.held = _hold(ctx, steps)
+        if ctx.report.held is not None:
+            return ctx.report
+    ctx.ended_at = timezone.now()
+    for step in steps:
+        if step.end is not None:
+            step.end(ctx)
     ReconcileHold.objects.filter(resolved_at__isnull=True).update(
         resolved_at=timezone.now(),
         confirmed_by=confirmed_by if confirm_mass_removal else None,
         resolution="confirmed" if confirm_mass_removal else "cleared by a normal run",
     )
-    return report
+    return ctx.report
 
 
 def check_reconcile() -> dict:
