@@ -1,8 +1,9 @@
 """Admin for channel codes (渠道活码, D2), the staff directory and customer transfers.
 
 Saving a channel creates or updates its WeCom contact way and deleting it (or
-unticking "启用") removes it, through ``contacts.channels``; WeCom's refusals
-show as admin messages. Staff can hand their customers to a successor.
+unticking "启用") removes it, through ``contacts.channels`` once the admin's
+transaction has committed; WeCom's refusals show as admin messages. Staff can
+hand their customers to a successor.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
@@ -266,20 +268,29 @@ class ChannelCodeAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        channel_id = form.instance.pk
+        # The admin's transaction holds the channel's row until the view returns:
+        # WeCom is called once it has committed.
+        transaction.on_commit(lambda: self._push(request, channel_id))
+
+    def _push(self, request, channel_id: int) -> None:
         try:
-            channels.channel_code_push(channel_id=form.instance.pk)
+            channel = channels.channel_code_push(channel_id=channel_id)
         except DomainError as exc:
             messages.error(request, exc.message)
             return
-        channel = ChannelCode.objects.get(pk=form.instance.pk)
         if channel.config_id:
             messages.info(request, _("已同步到企业微信「联系我」"))
         else:
             messages.info(request, _("已停用，企业微信中的二维码已删除"))
 
     def delete_model(self, request, obj: ChannelCode) -> None:
+        channel_id = obj.pk
+        transaction.on_commit(lambda: self._delete(request, channel_id))
+
+    def _delete(self, request, channel_id: int) -> None:
         try:
-            channels.channel_code_delete(channel_id=obj.pk)
+            channels.channel_code_delete(channel_id=channel_id)
         except DomainError as exc:
             messages.error(request, exc.message)
 

@@ -1,15 +1,17 @@
 """Channel codes (渠道活码, D2): WeCom contact ways with a unique ``state``, and their figures.
 
-Ops create channels in the admin; saving goes to WeCom (``add_contact_way`` /
-``update_contact_way``), deleting or deactivating removes the contact way. The
-``state`` a customer brings with them attributes them to the channel (the first
-channel is kept for good), so the figures here count relations by ``state``.
+Ops create channels in the admin; once the save has committed, the channel goes to
+WeCom (``add_contact_way`` / ``update_contact_way``), and deleting or deactivating
+removes the contact way. The ``state`` a customer brings with them attributes them
+to the channel (the first channel is kept for good), so the figures here count
+relations by ``state``.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from scrm.core.errors import DomainError
 
 from .models import ChannelCode, Customer, FollowRelation, Staff
+
+logger = logging.getLogger(__name__)
 
 STATE_MAX = 30
 # Removed relations count against a channel's net adds.
@@ -69,22 +73,68 @@ def _contact_way_fields(channel: ChannelCode, userids: list[str]) -> dict:
     }
 
 
-@transaction.atomic
-def channel_code_push(*, channel_id: int) -> ChannelCode:
-    """Create or update the channel's contact way in WeCom; remove it when inactive.
+# --------------------------------------------------------------------------- push
+# Three steps, so that no database lock is held while WeCom answers: a short
+# transaction reads (and validates) what the channel should look like in WeCom, the
+# WeCom calls run with no transaction open, and a second short transaction records
+# the result. The record applies the contact way only if no other push recorded one
+# meanwhile; when the channel was edited during the call (or another push got there
+# first) the push runs again with the newest data, so a slow, stale call can neither
+# overwrite a newer edit here nor leave WeCom with the older fields.
 
-    Validates first (a state, at least one active staff member); WeCom's refusals
-    come back as ``DomainError`` with a message for ops.
-    """
-    from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComError, WeComPermanentError
+PUSH_ROUNDS = 3
+WAY_GONE = 41044  # WeCom: invalid config_id (the contact way no longer exists)
 
-    channel = ChannelCode.objects.select_for_update().get(pk=channel_id)
+
+@dataclass(frozen=True)
+class ContactWayClaim:
+    """What one push sends: read from the channel in the claim transaction."""
+
+    channel_id: int
+    active: bool
+    config_id: str
+    qr_code: str
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def way_type(self) -> int:
+        return 1 if len(self.fields.get("user") or []) == 1 else 2
+
+    def same_wish(self, other: ContactWayClaim) -> bool:
+        """Both ask WeCom for the same contact way (active or not, same fields)."""
+        return (self.active, self.fields) == (other.active, other.fields)
+
+
+@dataclass
+class ContactWayOutcome:
+    """What WeCom holds for the channel after the calls (also after a failure)."""
+
+    config_id: str
+    qr_code: str
+    created: str = ""  # a contact way these calls created
+    error: Exception | None = None
+
+
+def _contact_way_wish(channel: ChannelCode) -> ContactWayClaim:
+    """The contact way the channel asks for, as it is now (no validation)."""
+    fields: dict = {}
+    if channel.is_active:
+        userids = list(channel.staff.order_by("userid").values_list("userid", flat=True))
+        fields = _contact_way_fields(channel, userids)
+    return ContactWayClaim(
+        channel_id=channel.pk,
+        active=channel.is_active,
+        config_id=channel.config_id,
+        qr_code=channel.qr_code,
+        fields=fields,
+    )
+
+
+def channel_code_validate(*, channel: ChannelCode) -> None:
+    """An active channel needs a state of at most 30 characters and active staff."""
     if not channel.is_active:
-        return channel_code_withdraw(channel_id=channel.pk)
-    if not channel.state:
-        channel.state = channel_state_generate(channel_type=channel.channel_type)
-    if len(channel.state) > STATE_MAX:
+        return
+    if len(channel.state or "") > STATE_MAX:
         raise DomainError("state_too_long", _("state 不能超过 30 个字符"))
     staff = list(channel.staff.order_by("userid"))
     if not staff:
@@ -95,58 +145,148 @@ def channel_code_push(*, channel_id: int) -> ChannelCode:
             "channel_staff_inactive",
             _("接待员工已离职或被禁用：%(names)s") % {"names": "、".join(inactive)},
         )
-    userids = [s.userid for s in staff]
-    fields = _contact_way_fields(channel, userids)
-    try:
-        if channel.config_id:
-            try:
-                # WeCom cannot change a contact way's type: one member ↔ several means a new code.
-                way = wecom.contact_way_get(channel.config_id)
-                if int(way.get("type") or 0) != (1 if len(userids) == 1 else 2):
-                    wecom.contact_way_delete(channel.config_id)
-                    channel.config_id = ""
-                else:
-                    wecom.contact_way_update(channel.config_id, **fields)
-                    channel.qr_code = way.get("qr_code") or channel.qr_code
-            except WeComPermanentError as exc:
-                if exc.errcode != 41044:  # the way is gone in WeCom: create it again
-                    raise
-                channel.config_id = ""
-        if not channel.config_id:
-            result = wecom.contact_way_add(type=1 if len(userids) == 1 else 2, scene=2, **fields)
-            channel.config_id = str(result["config_id"])
-            channel.qr_code = str(result.get("qr_code") or "")
-    except WeComError as exc:
-        raise _wecom_error(exc) from exc
-    channel.save(update_fields=["state", "config_id", "qr_code", "updated_at"])
-    return channel
 
 
-@transaction.atomic
-def channel_code_withdraw(*, channel_id: int) -> ChannelCode:
-    """Remove the channel's contact way from WeCom (the QR code stops working)."""
+def _push_claim(channel_id: int) -> ContactWayClaim:
+    with transaction.atomic():
+        channel = ChannelCode.objects.select_for_update().get(pk=channel_id)
+        fresh_state = channel.is_active and not channel.state
+        if fresh_state:
+            channel.state = channel_state_generate(channel_type=channel.channel_type)
+        channel_code_validate(channel=channel)
+        if fresh_state:
+            channel.save(update_fields=["state", "updated_at"])
+        return _contact_way_wish(channel)
+
+
+def _contact_way_call(claim: ContactWayClaim) -> ContactWayOutcome:
+    """Bring WeCom's contact way in line with the claim. Runs outside any transaction."""
     from scrm.wecom.adapter import wecom
     from scrm.wecom.errors import WeComError, WeComPermanentError
 
-    channel = ChannelCode.objects.select_for_update().get(pk=channel_id)
-    if channel.config_id:
-        try:
-            wecom.contact_way_delete(channel.config_id)
-        except WeComPermanentError as exc:
-            if exc.errcode != 41044:  # already gone in WeCom
-                raise _wecom_error(exc) from exc
-        except WeComError as exc:
-            raise _wecom_error(exc) from exc
-    channel.config_id, channel.qr_code = "", ""
-    channel.save(update_fields=["config_id", "qr_code", "updated_at"])
-    return channel
+    outcome = ContactWayOutcome(config_id=claim.config_id, qr_code=claim.qr_code)
+    try:
+        if not claim.active:
+            if outcome.config_id:
+                _contact_way_delete(outcome.config_id)
+            outcome.config_id, outcome.qr_code = "", ""
+            return outcome
+        if outcome.config_id:
+            try:
+                # WeCom cannot change a way's type: one member <-> several means a new code.
+                way = wecom.contact_way_get(outcome.config_id)
+                if int(way.get("type") or 0) != claim.way_type:
+                    wecom.contact_way_delete(outcome.config_id)
+                    outcome.config_id, outcome.qr_code = "", ""
+                else:
+                    wecom.contact_way_update(outcome.config_id, **claim.fields)
+                    outcome.qr_code = way.get("qr_code") or outcome.qr_code
+            except WeComPermanentError as exc:
+                if exc.errcode != WAY_GONE:  # gone in WeCom: create it again
+                    raise
+                outcome.config_id, outcome.qr_code = "", ""
+        if not outcome.config_id:
+            result = wecom.contact_way_add(type=claim.way_type, scene=2, **claim.fields)
+            outcome.config_id = outcome.created = str(result["config_id"])
+            outcome.qr_code = str(result.get("qr_code") or "")
+    except WeComError as exc:
+        outcome.error = exc
+    return outcome
 
 
-@transaction.atomic
+def _contact_way_delete(config_id: str) -> None:
+    from scrm.wecom.adapter import wecom
+    from scrm.wecom.errors import WeComPermanentError
+
+    try:
+        wecom.contact_way_delete(config_id)
+    except WeComPermanentError as exc:
+        if exc.errcode != WAY_GONE:  # already gone in WeCom
+            raise
+
+
+def _push_record(
+    claim: ContactWayClaim, outcome: ContactWayOutcome
+) -> tuple[ChannelCode | None, bool, str]:
+    """Record what WeCom holds now. Returns the channel (None if deleted meanwhile),
+    whether the push is settled, and a contact way of ours nobody uses (to delete)."""
+    with transaction.atomic():
+        channel = ChannelCode.objects.select_for_update().filter(pk=claim.channel_id).first()
+        if channel is None:
+            return None, True, outcome.created
+        if channel.config_id != claim.config_id:
+            # Another push recorded its contact way while we called: it stands, ours goes,
+            # and we look again at what the channel asks for now.
+            return channel, False, outcome.created
+        if (channel.config_id, channel.qr_code) != (outcome.config_id, outcome.qr_code):
+            channel.config_id, channel.qr_code = outcome.config_id, outcome.qr_code
+            ChannelCode.objects.filter(pk=channel.pk).update(
+                config_id=outcome.config_id, qr_code=outcome.qr_code
+            )
+        return channel, _contact_way_wish(channel).same_wish(claim), ""
+
+
+def channel_code_push(*, channel_id: int) -> ChannelCode:
+    """Create or update the channel's contact way in WeCom; remove it when inactive.
+
+    Validates first (a state, at least one active staff member); WeCom's refusals
+    come back as ``DomainError`` with a message for ops, and the channel keeps the
+    contact way WeCom really holds, so saving again retries. No transaction is open
+    while WeCom is called: call this after the caller's transaction committed.
+    """
+    for _round in range(PUSH_ROUNDS):
+        claim = _push_claim(channel_id)
+        outcome = _contact_way_call(claim)
+        channel, settled, unused = _push_record(claim, outcome)
+        if unused:
+            _contact_way_discard(unused)
+        if outcome.error is not None:
+            raise _wecom_error(outcome.error) from outcome.error
+        if channel is None:
+            raise DomainError("channel_gone", _("渠道活码已被删除"))
+        if settled:
+            return channel
+    raise DomainError(
+        "channel_push_busy", _("渠道活码正在被同时修改，未能同步到企业微信，请稍后再保存一次")
+    )
+
+
+def _contact_way_discard(config_id: str) -> None:
+    from scrm.wecom.errors import WeComError
+
+    try:
+        _contact_way_delete(config_id)
+    except WeComError:
+        # It carries the channel's state, so a scan through it is still attributed.
+        logger.warning("unused contact way left in WeCom", extra={"config_id": config_id})
+
+
 def channel_code_delete(*, channel_id: int) -> None:
-    """Withdraw the contact way, then delete the channel (customers keep ``first_state``)."""
-    channel_code_withdraw(channel_id=channel_id)
-    ChannelCode.objects.filter(pk=channel_id).delete()
+    """Remove the contact way from WeCom, then delete the channel (customers keep
+    ``first_state``). If WeCom refuses, the channel stays and deleting again retries."""
+    for _round in range(PUSH_ROUNDS):
+        config_id = (
+            ChannelCode.objects.filter(pk=channel_id).values_list("config_id", flat=True).first()
+        )
+        if config_id is None:
+            return
+        if config_id:
+            from scrm.wecom.errors import WeComError
+
+            try:
+                _contact_way_delete(config_id)
+            except WeComError as exc:
+                raise _wecom_error(exc) from exc
+        with transaction.atomic():
+            # A push that recorded a new contact way meanwhile sends us round again.
+            deleted, _rows = ChannelCode.objects.filter(
+                pk=channel_id, config_id__in=[config_id, ""]
+            ).delete()
+            if deleted or not ChannelCode.objects.filter(pk=channel_id).exists():
+                return
+    raise DomainError(
+        "channel_push_busy", _("渠道活码正在被同时修改，未能同步到企业微信，请稍后再保存一次")
+    )
 
 
 # --------------------------------------------------------------------------- figures

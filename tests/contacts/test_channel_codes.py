@@ -26,7 +26,9 @@ def _ways(sandbox) -> dict[str, dict]:
     return {w["config_id"]: w for w in sandbox.state()["contact_ways"]}
 
 
-def test_rotation_edits_and_deactivation_follow_the_channel_in_wecom(corp, cast, client):
+def test_rotation_edits_and_deactivation_follow_the_channel_in_wecom(
+    corp, cast, client, django_capture_on_commit_callbacks
+):
     channel = ChannelCodeFactory(state="offline-coffee", name="咖啡店活动")
     channel.staff.set([cast.staff_a])
     channel = channel_code_push(channel_id=channel.pk)
@@ -52,42 +54,55 @@ def test_rotation_edits_and_deactivation_follow_the_channel_in_wecom(corp, cast,
         "skip_verify": "",
         "staff": [str(cast.staff_a.pk), str(cast.staff_b.pk)],
     }
-    response = client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    # The admin pushes once its transaction has committed.
+    change_url = f"/admin/contacts/channelcode/{channel.pk}/change/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(change_url, form)
     assert response.status_code == 302
     assert _ways(corp)[channel.config_id]["skip_verify"] is False
     assert _ways(corp)[channel.config_id]["state"] == "offline-coffee"
 
     # Deactivated: the QR code stops working in WeCom; the channel and its figures stay.
     del form["is_active"]
-    client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(change_url, form)
     channel.refresh_from_db()
     assert corp.state()["contact_ways"] == [] and channel.config_id == ""
 
     form["is_active"] = "on"
-    client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(change_url, form)
     assert len(corp.state()["contact_ways"]) == 1
-    client.post(f"/admin/contacts/channelcode/{channel.pk}/delete/", {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/contacts/channelcode/{channel.pk}/delete/", {"post": "yes"})
     assert corp.state()["contact_ways"] == []
     assert not ChannelCode.objects.filter(pk=channel.pk).exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_wecom_refusing_a_channel_is_explained_to_ops(corp, cast, client):
+    """The push runs once the admin's save committed, still within the request."""
     corp.fault("externalcontact/add_contact_way", errcode=41045, times=1)
     client.force_login(cast.ops)
-    response = client.post(
-        "/admin/contacts/channelcode/add/",
-        {
-            "name": "外呼",
-            "channel_type": "outbound_call",
-            "state": "",
-            "skip_verify": "on",
-            "is_active": "on",
-            "staff": [str(cast.staff_a.pk)],
-        },
-        follow=True,
-    )
+    form = {
+        "name": "外呼",
+        "channel_type": "outbound_call",
+        "state": "",
+        "skip_verify": "on",
+        "is_active": "on",
+        "staff": [str(cast.staff_a.pk)],
+    }
+    response = client.post("/admin/contacts/channelcode/add/", form, follow=True)
     assert "联系我二维码数量已达上限" in response.content.decode()
-    assert ChannelCode.objects.get(name="外呼").config_id == ""
+    channel = ChannelCode.objects.get(name="外呼")
+    assert channel.config_id == ""
+
+    # The channel stays retryable: saving it again once WeCom accepts creates the code.
+    form["state"] = channel.state
+    response = client.post(f"/admin/contacts/channelcode/{channel.pk}/change/", form, follow=True)
+    assert "已同步到企业微信「联系我」" in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.config_id in _ways(corp)
 
 
 def test_a_spent_welcome_code_gives_the_manager_a_greeting_task(corp, cast):
@@ -116,3 +131,4 @@ def test_figures_count_adds_removals_and_verified_first_touches(corp, cast):
     Customer.objects.filter(external_userid=a["external_userid"]).update(verified_at=timezone.now())
     f = channel_figures(channels=[channel])[channel.pk]
     assert (f.adds, f.removals, f.net, f.verified_share) == (2, 1, 1, 0.5)
+
