@@ -12,15 +12,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from scrm.core.errors import DomainError
 
 from . import channels
-from .models import ChannelCode, Customer, CustomerTransfer, FollowRelation, Staff
+from .models import ChannelCode, CustomerTransfer, FollowRelation, Staff
 
 
 class HandOverForm(ActionForm):
@@ -102,30 +101,9 @@ class CustomerTransferAdmin(admin.ModelAdmin):
         return False  # requests go through "hand over customers" on the staff list
 
 
-def _count_by_state(status_filter: Q | None = None):
-    qs = FollowRelation.objects.filter(state=OuterRef("state"))
-    if status_filter is not None:
-        qs = qs.filter(status_filter)
-    return Coalesce(
-        Subquery(
-            qs.order_by().values("state").annotate(n=Count("id")).values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
-
-
-def _count_first_touch(verified: bool):
-    qs = Customer.objects.filter(first_channel=OuterRef("pk"))
-    if verified:
-        qs = qs.filter(verified_at__isnull=False)
-    return Coalesce(
-        Subquery(
-            qs.order_by().values("first_channel").annotate(n=Count("id")).values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
+def _share(figures: channels.ChannelFigures) -> str:
+    share = figures.verified_share
+    return f"{share:.0%}" if share is not None else "—"
 
 
 class ChannelCodeForm(forms.ModelForm):
@@ -196,17 +174,8 @@ class ChannelCodeAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        removed = Q(status__in=channels.REMOVED)
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related("staff")
-            .annotate(
-                n_adds=_count_by_state(),
-                n_removals=_count_by_state(removed),
-                n_first=_count_first_touch(False),
-                n_verified=_count_first_touch(True),
-            )
+        return channels.channels_with_figures(
+            super().get_queryset(request).prefetch_related("staff")
         )
 
     @admin.display(description=_("二维码"))
@@ -230,28 +199,27 @@ class ChannelCodeAdmin(admin.ModelAdmin):
     def staff_names(self, obj: ChannelCode) -> str:
         return "、".join(s.name for s in obj.staff.all())
 
-    @admin.display(description=_("添加数"), ordering="n_adds")
+    @admin.display(description=_("添加数"), ordering="fig_adds")
     def adds(self, obj: ChannelCode) -> int:
-        return obj.n_adds
+        return channels.ChannelFigures.of(obj).adds
 
-    @admin.display(description=_("流失数"), ordering="n_removals")
+    @admin.display(description=_("流失数"), ordering="fig_removals")
     def removals(self, obj: ChannelCode) -> int:
-        return obj.n_removals
+        return channels.ChannelFigures.of(obj).removals
 
     @admin.display(description=_("净增"))
     def net(self, obj: ChannelCode) -> int:
-        return obj.n_adds - obj.n_removals
+        return channels.ChannelFigures.of(obj).net
 
     @admin.display(description=_("认证占比"))
     def verified_share(self, obj: ChannelCode) -> str:
-        return f"{obj.n_verified / obj.n_first:.0%}" if obj.n_first else "—"
+        return _share(channels.ChannelFigures.of(obj))
 
     @admin.display(description=_("渠道数据"))
     def figures(self, obj: ChannelCode) -> str:
         if obj.pk is None:
             return "—"
         f = channels.channel_figures(channels=[obj])[obj.pk]
-        share = f"{f.verified_share:.0%}" if f.verified_share is not None else "—"
         return format_html(
             "{}：{}　{}：{}　{}：{}　{}：{}（{}/{}）",
             _("添加"),
@@ -261,7 +229,7 @@ class ChannelCodeAdmin(admin.ModelAdmin):
             _("净增"),
             f.net,
             _("认证占比"),
-            share,
+            _share(f),
             f.verified,
             f.first_touch,
         )

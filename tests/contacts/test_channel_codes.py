@@ -132,3 +132,41 @@ def test_figures_count_adds_removals_and_verified_first_touches(corp, cast):
     f = channel_figures(channels=[channel])[channel.pk]
     assert (f.adds, f.removals, f.net, f.verified_share) == (2, 1, 1, 0.5)
 
+
+def test_the_admin_list_and_the_channel_page_show_the_same_figures(corp, cast, rf):
+    """One computation: the list's sortable columns and the channel's own figures agree,
+    and a channel without a state counts no relations (not everyone without one)."""
+    from django.contrib import admin
+
+    from contacts.channels import ChannelFigures
+    from tests.factories import CustomerFactory, FollowRelationFactory
+
+    channel = ChannelCodeFactory(state="moments-1")
+    blank = ChannelCodeFactory(state="")
+    kept = FollowRelationFactory(state="moments-1", staff=cast.staff_a)
+    FollowRelationFactory(
+        state="moments-1", staff=cast.staff_b, status=FollowRelation.Status.REMOVED_BY_CUSTOMER
+    )
+    FollowRelationFactory(state="", staff=cast.staff_a)  # came in through no channel
+    Customer.objects.filter(pk=kept.customer_id).update(first_channel=channel)
+    CustomerFactory(first_channel=channel, verified_at=kept.added_at)
+
+    model_admin = admin.site._registry[ChannelCode]
+    request = rf.get("/admin/contacts/channelcode/")
+    request.user = cast.ops_admin
+    listed = {c.pk: c for c in model_admin.get_queryset(request)}
+    figures = channel_figures(channels=[channel, blank])
+    for pk in (channel.pk, blank.pk):
+        row = listed[pk]
+        shown = (
+            model_admin.adds(row),
+            model_admin.removals(row),
+            model_admin.net(row),
+            model_admin.verified_share(row),
+        )
+        f = figures[pk]
+        share = f"{f.verified_share:.0%}" if f.verified_share is not None else "—"
+        assert shown == (f.adds, f.removals, f.net, share)
+        assert ChannelFigures.of(row) == f
+    assert figures[channel.pk] == ChannelFigures(adds=2, removals=1, first_touch=2, verified=1)
+    assert figures[blank.pk] == ChannelFigures()
