@@ -124,40 +124,25 @@ def on_customer_edited(fields: dict) -> None:
         customer_sync_from_wecom(result=result)
 
 
-def _end(fields: dict, status: str, kind: str, summary: str) -> None:
-    relation = follow_relation_end(
+def _end(fields: dict, status: str) -> None:
+    follow_relation_end(
         external_userid=fields["ExternalUserID"],
         userid=fields["UserID"],
         status=status,
         at=wecom_time(fields.get("CreateTime")),
-    )
-    if relation is None:
-        return
-    timeline_add(
-        customer=relation.customer,
-        kind=kind,
-        at=wecom_time(fields.get("CreateTime")),
-        staff=relation.staff,
-        summary=summary,
-        data={"source": fields.get("Source", "")},
-        dedupe_key=f"{kind}:{fields['ExternalUserID']}:{fields['UserID']}:{fields.get('CreateTime', '')}",
+        source=fields.get("Source", ""),
     )
 
 
 def on_customer_deleted_by_staff(fields: dict) -> None:
     if fields.get("Source") == "DELETE_BY_TRANSFER":
-        _end(
-            fields,
-            FollowRelation.Status.TRANSFERRED,
-            "customer_transferred",
-            "客户已转接给其他员工",
-        )
+        _end(fields, FollowRelation.Status.TRANSFERRED)
     else:
-        _end(fields, FollowRelation.Status.REMOVED_BY_STAFF, "removed_by_staff", "员工删除了客户")
+        _end(fields, FollowRelation.Status.REMOVED_BY_STAFF)
 
 
 def on_staff_deleted_by_customer(fields: dict) -> None:
-    _end(fields, FollowRelation.Status.REMOVED_BY_CUSTOMER, "removed_by_customer", "客户删除了员工")
+    _end(fields, FollowRelation.Status.REMOVED_BY_CUSTOMER)
 
 
 def on_transfer_failed(fields: dict) -> None:

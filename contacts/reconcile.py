@@ -11,8 +11,6 @@ The customers step leaves the WeCom corp tag ids it read per customer under
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,8 +25,9 @@ from .services import (
     customer_upsert_from_wecom,
     follow_relation_end,
     follow_relation_upsert,
+    staff_follow_users_disable,
+    staff_follow_users_enable,
     staff_upsert,
-    timeline_add,
 )
 
 # ctx.shared key: {customer pk: (customer, {WeCom corp tag id, ...})} of every customer read.
@@ -36,61 +35,6 @@ CUSTOMER_WECOM_TAG_IDS = "contacts.customer_wecom_tag_ids"
 
 STAFF = "staff"
 RELATIONS = "relations"
-
-
-# --------------------------------------------------------------------------- services
-# Writes only the reconcile makes so far. They are services like those in
-# contacts.services (keyword-only, one transaction) and can move there as they gain
-# other callers.
-
-
-@transaction.atomic
-def staff_follow_users_enable(*, userids: list[str]) -> int:
-    """Mark these staff members as WeCom follow users; how many were not yet."""
-    return Staff.objects.filter(userid__in=userids, is_follow_user=False).update(
-        is_follow_user=True
-    )
-
-
-@transaction.atomic
-def staff_follow_users_disable(*, userids: list[str]) -> int:
-    """WeCom no longer lists these staff members as follow users; how many were."""
-    return Staff.objects.filter(userid__in=userids, is_follow_user=True).update(
-        is_follow_user=False
-    )
-
-
-@transaction.atomic
-def follow_relation_end_gone_from_wecom(
-    *, external_userid: str, userid: str, at: datetime
-) -> FollowRelation | None:
-    """WeCom no longer lists the relation: end it as a ``del_external_contact`` callback does.
-
-    The same status, the customer lost when no live relation is left (both by
-    ``follow_relation_end``) and the same timeline entry as ``contacts.events``
-    writes for the callback. The entry's dedupe key ends with the time the
-    relation was ended, as the callback's ends with the event's time, so a
-    callback and a reconcile ending the same relation record it once.
-    """
-    relation = follow_relation_end(
-        external_userid=external_userid,
-        userid=userid,
-        status=FollowRelation.Status.REMOVED_BY_STAFF,
-        at=at,
-    )
-    if relation is None:
-        return None
-    ended_at = relation.removed_at or at
-    timeline_add(
-        customer=relation.customer,
-        kind="removed_by_staff",
-        at=ended_at,
-        staff=relation.staff,
-        summary="员工删除了客户",
-        data={"source": "", "reconcile": True},
-        dedupe_key=f"removed_by_staff:{external_userid}:{userid}:{int(ended_at.timestamp())}",
-    )
-    return relation
 
 
 # --------------------------------------------------------------------------- steps
@@ -158,5 +102,10 @@ def customers_pull(ctx: ReconcileContext) -> None:
 def customers_end(ctx: ReconcileContext) -> None:
     at = ctx.ended_at or timezone.now()
     for ext, userid in ctx.removal(RELATIONS).items:
-        relation = follow_relation_end_gone_from_wecom(external_userid=ext, userid=userid, at=at)
+        relation = follow_relation_end(
+            external_userid=ext,
+            userid=userid,
+            status=FollowRelation.Status.REMOVED_BY_STAFF,
+            at=at,
+        )
         ctx.report.add("follows_ended", int(relation is not None))

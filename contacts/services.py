@@ -46,6 +46,22 @@ def staff_upsert(*, userid: str, name: str = "", position: str = "") -> Staff:
 
 
 @transaction.atomic
+def staff_follow_users_enable(*, userids: list[str]) -> int:
+    """Mark these staff members as WeCom follow users; how many were not yet."""
+    return Staff.objects.filter(userid__in=userids, is_follow_user=False).update(
+        is_follow_user=True
+    )
+
+
+@transaction.atomic
+def staff_follow_users_disable(*, userids: list[str]) -> int:
+    """WeCom no longer lists these staff members as follow users; how many were."""
+    return Staff.objects.filter(userid__in=userids, is_follow_user=True).update(
+        is_follow_user=False
+    )
+
+
+@transaction.atomic
 def staff_mark_left(*, userid: str, at: datetime | None = None) -> Staff | None:
     staff = Staff.objects.select_for_update().filter(userid=userid).first()
     if staff is None or staff.status == Staff.Status.LEFT:
@@ -158,13 +174,32 @@ def _remark_mobiles_update(relation: FollowRelation, info: dict) -> None:
         follow_set_remark_mobiles(follow=relation, mobiles=wanted)
 
 
+# What ends a relation, as the customer's timeline says it (kind, summary).
+_RELATION_ENDED = {
+    FollowRelation.Status.REMOVED_BY_STAFF: ("removed_by_staff", "员工删除了客户"),
+    FollowRelation.Status.REMOVED_BY_CUSTOMER: ("removed_by_customer", "客户删除了员工"),
+    FollowRelation.Status.TRANSFERRED: ("customer_transferred", "客户已转接给其他员工"),
+}
+
+
 @transaction.atomic
 def follow_relation_end(
-    *, external_userid: str, userid: str, status: str, at: datetime | None = None
+    *,
+    external_userid: str,
+    userid: str,
+    status: str,
+    at: datetime | None = None,
+    source: str = "",
 ) -> FollowRelation | None:
-    """Staff removed the customer, the customer removed staff, or a transfer moved them."""
+    """Staff removed the customer, the customer removed staff, or a transfer moved them.
+
+    One path for every cause (a callback, the nightly reconcile, a transfer): the
+    relation's status and end time, a timeline entry, and the customer lost when no
+    live relation is left. Ending an ended relation again changes nothing.
+    """
     relation = (
         FollowRelation.objects.select_for_update()
+        .select_related("customer", "staff")
         .filter(customer__external_userid=external_userid, staff__userid=userid)
         .first()
     )
@@ -174,6 +209,16 @@ def follow_relation_end(
         relation.status = status
         relation.removed_at = at or timezone.now()
         relation.save(update_fields=["status", "removed_at", "updated_at"])
+        kind, summary = _RELATION_ENDED.get(status, ("relation_ended", "客户关系已结束"))
+        timeline_add(
+            customer=relation.customer,
+            kind=kind,
+            at=relation.removed_at,
+            staff=relation.staff,
+            summary=summary,
+            data={"source": source},
+            dedupe_key=f"{kind}:{relation.pk}:{int(relation.removed_at.timestamp())}",
+        )
     still_followed = FollowRelation.objects.filter(
         customer_id=relation.customer_id,
         status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
