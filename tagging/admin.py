@@ -1,8 +1,16 @@
-"""Admin for corp tags: every save and delete goes to WeCom through the services (D9)."""
+"""Admin for corp tags: every save and delete goes through the services, and to WeCom (D9).
+
+A group and its tags are validated by ``tag_group_validate`` before anything is
+saved (its refusals show on the form), saved by ``tag_group_save``, and pushed to
+WeCom by ``tag_group_push`` once the admin's transaction has committed.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
 from scrm.core.errors import DomainError
@@ -11,8 +19,43 @@ from . import services
 from .models import CustomerTag, Tag, TagGroup
 
 
+class TagInlineFormSet(BaseInlineFormSet):
+    """The group's tags; the service checks them with the group before anything is saved."""
+
+    def tag_drafts(self) -> list[tuple[object, services.TagDraft]]:
+        """(form, draft) for every tag ops added, changed, kept or deleted."""
+        drafts = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            delete = self.can_delete and self._should_delete_form(form)
+            if form.instance.pk is None and (delete or not form.has_changed()):
+                continue  # an empty extra row, or a new row deleted at once
+            draft = services.TagDraft(
+                name=data.get("name") or form.instance.name,
+                order=data.get("order") if data.get("order") is not None else form.instance.order,
+                tag_id=form.instance.pk,
+                delete=delete,
+            )
+            drafts.append((form, draft))
+        return drafts
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        pairs = self.tag_drafts()
+        try:
+            services.tag_group_validate(group=self.instance, tags=[d for _f, d in pairs])
+        except DomainError as exc:
+            index = exc.data.get("tag_index")
+            if index is None:
+                raise ValidationError(exc.message, code=exc.code) from exc
+            pairs[index][0].add_error("name", exc.message)
+
+
 class TagInline(admin.TabularInline):
     model = Tag
+    formset = TagInlineFormSet
     extra = 1
     fields = ("name", "order", "wecom_id", "is_deleted", "synced_at")
     readonly_fields = ("wecom_id", "is_deleted", "synced_at")
@@ -43,31 +86,36 @@ class TagGroupAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not Tag:
-            return super().save_formset(request, form, formset, change)
-        instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            try:
-                services.tag_delete(tag_id=obj.pk)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-        for obj in instances:
-            obj.save()
-        formset.save_m2m()
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: the group is saved with its tags by ``tag_group_save`` below."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
+        drafts: list[services.TagDraft] = []
+        for formset in formsets:
+            if formset.model is Tag:
+                formset.save(commit=False)  # only fills what the change message lists
+                drafts = [draft for _form, draft in formset.tag_drafts()]
+        group = services.tag_group_save(group=form.instance, tags=drafts)
+        form.save_m2m()
+        # The admin's transaction holds the group's row until the view returns:
+        # WeCom is called once it has committed.
+        transaction.on_commit(lambda: self._push(request, group.pk))
+
+    def _push(self, request, group_id: int) -> None:
         try:
-            services.tag_group_push(group_id=form.instance.pk)
+            services.tag_group_push(group_id=group_id)
         except DomainError as exc:
             messages.error(request, _("已在本地保存，") + str(exc.message))
         else:
             messages.info(request, _("已同步到企业微信"))
 
     def delete_model(self, request, obj: TagGroup) -> None:
+        group_id = obj.pk
+        transaction.on_commit(lambda: self._delete(request, group_id))
+
+    def _delete(self, request, group_id: int) -> None:
         try:
-            services.tag_group_delete(group_id=obj.pk)
+            services.tag_group_delete(group_id=group_id)
         except DomainError as exc:
             messages.error(request, exc.message)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -189,7 +191,15 @@ def customer_tags_mirror_from_wecom(*, customer, wecom_tag_ids: set[str]) -> tup
 
 # --------------------------------------------------------------------------- to WeCom
 # Ops edit tag groups and tags in the admin; each change goes to WeCom first-hand so
-# managers see the same tags in their client (D9).
+# managers see the same tags in their client (D9). The admin validates and saves
+# through ``tag_group_save``; once that has committed, ``tag_group_push`` brings
+# WeCom in line: it reads what to send in a short transaction, calls WeCom with no
+# transaction open, and records WeCom's ids in a second short one. A group edited
+# while the call was under way is pushed again with the newest names, so a slow,
+# stale call neither overwrites the edit here nor leaves WeCom with the old names.
+
+PUSH_ROUNDS = 3
+TAG_GONE = 40068  # WeCom: invalid tag id (already deleted there)
 
 
 def _wecom_failed(exc: Exception, *, what: str) -> DomainError:
@@ -204,124 +214,296 @@ def _wecom_failed(exc: Exception, *, what: str) -> DomainError:
     return DomainError("wecom_tag_failed", str(exc))
 
 
-@transaction.atomic
-def tag_group_push(*, group_id: int) -> TagGroup:
-    """Create or update a local tag group and its tags in WeCom, then keep WeCom's ids.
+@dataclass(frozen=True)
+class TagDraft:
+    """One tag of a group as ops left it in the form: new (no ``tag_id``), changed,
+    or to be deleted."""
 
-    A group with no live tags cannot exist in WeCom (no empty groups): it waits
-    locally until it has one. Raises ``DomainError`` when WeCom refuses.
+    name: str
+    order: int = 0
+    tag_id: int | None = None
+    delete: bool = False
+
+
+def _tags_after(group: TagGroup, drafts: list[TagDraft]) -> list[TagDraft]:
+    """The group's live tags once the drafts are applied (existing tags not in the
+    drafts stay as they are)."""
+    by_id = {d.tag_id: d for d in drafts if d.tag_id is not None}
+    kept: list[TagDraft] = []
+    if group.pk is not None:
+        for tag in group.tags.filter(is_deleted=False).order_by("pk"):
+            if tag.pk not in by_id:
+                kept.append(TagDraft(name=tag.name, order=tag.order, tag_id=tag.pk))
+    return kept + [d for d in drafts if not d.delete]
+
+
+def tag_group_validate(*, group: TagGroup, tags: list[TagDraft]) -> None:
+    """Check a group and its tags before anything is saved.
+
+    Raises ``DomainError``; ``data["tag_index"]`` (the position in ``tags``) says
+    which tag the message is about, when it is about one.
     """
-    from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComError
-
-    group = TagGroup.objects.select_for_update().get(pk=group_id)
     if group.is_deleted:
         raise DomainError("tag_group_deleted", _("标签组已删除"))
-    tags = list(group.tags.filter(is_deleted=False).order_by("pk"))
-    for tag in tags:
-        if not tag.name.strip() or len(tag.name) > 30:
-            raise DomainError("tag_name_invalid", _("标签名称不能为空，且不超过 30 个字"))
-    new = [t for t in tags if not t.wecom_id]
-    now = timezone.now()
-    try:
-        if not group.wecom_id:
-            if not new:
-                raise DomainError(
-                    "tag_group_empty", _("企业微信不允许空标签组：请至少添加一个标签")
-                )
-            result = wecom.corp_tag_add(
-                group_name=group.name,
-                order=group.order,
-                tags=[{"name": t.name, "order": t.order} for t in new],
+    seen: set[str] = set()
+    for index, draft in enumerate(tags):
+        if draft.delete:
+            continue
+        name = draft.name.strip()
+        if not name or len(name) > 30:
+            raise DomainError(
+                "tag_name_invalid",
+                _("标签名称不能为空，且不超过 30 个字"),
+                data={"tag_index": index},
             )
-            group.wecom_id = str(result["group_id"])
+        if name in seen:
+            raise DomainError(
+                "tag_name_duplicate",
+                _("同一标签组内标签名称不能重复：%(name)s") % {"name": name},
+                data={"tag_index": index},
+            )
+        seen.add(name)
+    after = _tags_after(group, tags)
+    if len({t.name.strip() for t in after}) < len(after):
+        raise DomainError("tag_name_duplicate", _("同一标签组内标签名称不能重复"))
+    if not after:
+        raise DomainError(
+            "tag_group_empty",
+            _("企业微信不允许空标签组：请至少保留一个标签（删除整个标签组请使用“删除”）"),
+        )
+
+
+@transaction.atomic
+def tag_group_save(*, group: TagGroup, tags: list[TagDraft]) -> TagGroup:
+    """Validate, then save a group and its tags here; tags to delete are marked deleted.
+
+    What changed loses its ``synced_at`` until WeCom has it. WeCom hears of it from
+    ``tag_group_push``, to be called once this has committed (a tag deleted here is
+    deleted there by that push).
+    """
+    tag_group_validate(group=group, tags=tags)
+    before = TagGroup.objects.filter(pk=group.pk).values_list("name", "order").first()
+    if before != (group.name, group.order):
+        group.synced_at = None
+    group.save()
+    for draft in tags:
+        values = {"name": draft.name.strip(), "order": draft.order}
+        if draft.tag_id is None:
+            # A deleted tag of the same name gives it up (names are unique in a group).
+            Tag.objects.filter(group=group, name=values["name"], is_deleted=True).update(
+                name=Concat(Substr(F("name"), 1, 20), Value("~"), Cast(F("pk"), CharField()))
+            )
+            Tag.objects.create(group=group, **values)
+        elif draft.delete:
+            Tag.objects.filter(pk=draft.tag_id, group=group).update(is_deleted=True)
         else:
-            current = {g["group_id"]: g for g in wecom.corp_tags(group_ids=[group.wecom_id])}
-            remote = current.get(group.wecom_id)
-            if remote is None:
-                raise DomainError("tag_group_gone", _("该标签组已在企业微信中删除，请先同步标签"))
-            if (
-                remote.get("group_name") != group.name
-                or int(remote.get("order") or 0) != group.order
-            ):
-                wecom.corp_tag_edit(group.wecom_id, name=group.name, order=group.order)
-            remote_tags = {str(t["id"]): t for t in remote.get("tag") or []}
-            for tag in tags:
-                r = remote_tags.get(tag.wecom_id or "")
-                if r is not None and (
-                    r.get("name") != tag.name or int(r.get("order") or 0) != tag.order
-                ):
-                    wecom.corp_tag_edit(tag.wecom_id, name=tag.name, order=tag.order)
-            result = (
-                wecom.corp_tag_add(
-                    group_id=group.wecom_id, tags=[{"name": t.name, "order": t.order} for t in new]
-                )
-                if new
-                else None
+            Tag.objects.filter(pk=draft.tag_id, group=group).exclude(**values).update(
+                **values, synced_at=None
             )
-    except WeComError as exc:
-        raise _wecom_failed(exc, what=_("标签组「%(name)s」") % {"name": group.name}) from exc
-    if result is not None:
-        by_name = {str(t["name"]): str(t["id"]) for t in result.get("tag") or []}
-        for tag in new:
-            tag.wecom_id = by_name.get(tag.name)
-            tag.synced_at = now
-            tag.save(update_fields=["wecom_id", "synced_at"])
-    Tag.objects.filter(group=group, is_deleted=False, wecom_id__isnull=False).update(synced_at=now)
-    group.synced_at = now
-    group.save(update_fields=["wecom_id", "synced_at"])
     return group
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class _TagWish:
+    """A tag group as it should be in WeCom, read in the claim transaction."""
+
+    group_id: int
+    wecom_id: str | None
+    name: str
+    order: int
+    live: tuple[tuple[int, str | None, str, int], ...]  # (pk, wecom_id, name, order)
+    deleted: tuple[str, ...]  # WeCom ids of tags deleted here
+
+    def same_content(self, other: _TagWish) -> bool:
+        def names(wish: _TagWish) -> tuple:
+            return tuple((pk, name, order) for pk, _id, name, order in wish.live)
+
+        return (self.name, self.order, names(self), set(self.deleted)) == (
+            other.name,
+            other.order,
+            names(other),
+            set(other.deleted),
+        )
+
+
+@dataclass
+class _TagOutcome:
+    group_wecom_id: str | None
+    created: dict[int, str] = field(default_factory=dict)  # tag pk -> WeCom id
+    error: Exception | None = None
+
+
+def _tag_wish(group: TagGroup) -> _TagWish:
+    tags = list(group.tags.order_by("pk"))
+    return _TagWish(
+        group_id=group.pk,
+        wecom_id=group.wecom_id,
+        name=group.name,
+        order=group.order,
+        live=tuple((t.pk, t.wecom_id, t.name, t.order) for t in tags if not t.is_deleted),
+        deleted=tuple(t.wecom_id for t in tags if t.is_deleted and t.wecom_id),
+    )
+
+
+def _tag_push_claim(group_id: int) -> _TagWish:
+    with transaction.atomic():
+        group = TagGroup.objects.select_for_update().get(pk=group_id)
+        if group.is_deleted:
+            raise DomainError("tag_group_deleted", _("标签组已删除"))
+        wish = _tag_wish(group)
+    for _pk, _id, name, _order in wish.live:
+        if not name.strip() or len(name) > 30:
+            raise DomainError("tag_name_invalid", _("标签名称不能为空，且不超过 30 个字"))
+    if not wish.wecom_id and not wish.live:
+        raise DomainError("tag_group_empty", _("企业微信不允许空标签组：请至少添加一个标签"))
+    return wish
+
+
+def _tag_push_call(wish: _TagWish) -> _TagOutcome:
+    """Bring WeCom's group in line with the wish. Runs outside any transaction."""
+    from scrm.wecom.adapter import wecom
+    from scrm.wecom.errors import WeComError
+
+    outcome = _TagOutcome(group_wecom_id=wish.wecom_id)
+    new = [(pk, name, order) for pk, wecom_id, name, order in wish.live if not wecom_id]
+
+    def keep_ids(result: dict, tags: list[tuple[int, str, int]]) -> None:
+        by_name = {str(t["name"]): str(t["id"]) for t in result.get("tag") or []}
+        outcome.created.update({pk: by_name[name] for pk, name, _o in tags if name in by_name})
+
+    try:
+        if not wish.wecom_id:
+            result = wecom.corp_tag_add(
+                group_name=wish.name,
+                order=wish.order,
+                tags=[{"name": name, "order": order} for _pk, name, order in new],
+            )
+            outcome.group_wecom_id = str(result["group_id"])
+            keep_ids(result, new)
+            return outcome
+        current = {g["group_id"]: g for g in wecom.corp_tags(group_ids=[wish.wecom_id])}
+        remote = current.get(wish.wecom_id)
+        if remote is None:
+            raise DomainError("tag_group_gone", _("该标签组已在企业微信中删除，请先同步标签"))
+        if remote.get("group_name") != wish.name or int(remote.get("order") or 0) != wish.order:
+            wecom.corp_tag_edit(wish.wecom_id, name=wish.name, order=wish.order)
+        # New tags first: a group whose last tag goes is deleted by WeCom.
+        if new:
+            result = wecom.corp_tag_add(
+                group_id=wish.wecom_id,
+                tags=[{"name": name, "order": order} for _pk, name, order in new],
+            )
+            keep_ids(result, new)
+        remote_tags = {str(t["id"]): t for t in remote.get("tag") or []}
+        for _pk, wecom_id, name, order in wish.live:
+            r = remote_tags.get(wecom_id or "")
+            if r is not None and (r.get("name") != name or int(r.get("order") or 0) != order):
+                wecom.corp_tag_edit(wecom_id, name=name, order=order)
+        gone = sorted(set(wish.deleted) & set(remote_tags))
+        if gone:
+            try:
+                wecom.corp_tag_delete(tag_ids=gone)
+            except WeComError as exc:
+                if exc.errcode != TAG_GONE:
+                    raise
+    except WeComError as exc:
+        outcome.error = exc
+    return outcome
+
+
+def _tag_push_record(wish: _TagWish, outcome: _TagOutcome) -> tuple[TagGroup, bool]:
+    """Keep WeCom's ids (facts, whatever changed meanwhile) and stamp what WeCom now has;
+    returns the group and whether nothing was edited during the call."""
+    now = timezone.now()
+    with transaction.atomic():
+        group = TagGroup.objects.select_for_update().get(pk=wish.group_id)
+        if outcome.group_wecom_id and not group.wecom_id:
+            group.wecom_id = outcome.group_wecom_id
+            TagGroup.objects.filter(pk=group.pk).update(wecom_id=group.wecom_id)
+        for pk, wecom_id in outcome.created.items():
+            Tag.objects.filter(pk=pk, wecom_id__isnull=True).update(wecom_id=wecom_id)
+        if outcome.error is not None:
+            return group, False
+        # Stamped only when unchanged since the claim: an edit made meanwhile waits.
+        sent = {pk: (name, order) for pk, _id, name, order in wish.live}
+        for tag in group.tags.filter(pk__in=list(sent), is_deleted=False):
+            if (tag.name, tag.order) == sent[tag.pk]:
+                Tag.objects.filter(pk=tag.pk).update(synced_at=now)
+        if (group.name, group.order, group.is_deleted) == (wish.name, wish.order, False):
+            group.synced_at = now
+            TagGroup.objects.filter(pk=group.pk).update(synced_at=now)
+        return group, _tag_wish(group).same_content(wish)
+
+
+def tag_group_push(*, group_id: int) -> TagGroup:
+    """Create or update a local tag group and its tags in WeCom, keep WeCom's ids, and
+    delete there the tags deleted here.
+
+    A group with no live tags cannot exist in WeCom (no empty groups): it waits
+    locally until it has one. Raises ``DomainError`` when WeCom refuses; the ids of
+    whatever WeCom did create are kept, so pushing again retries the rest. No
+    transaction is open while WeCom is called: call this after the caller's
+    transaction committed.
+    """
+    for _round in range(PUSH_ROUNDS):
+        wish = _tag_push_claim(group_id)
+        outcome = _tag_push_call(wish)
+        group, settled = _tag_push_record(wish, outcome)
+        if outcome.error is not None:
+            what = _("标签组「%(name)s」") % {"name": wish.name}
+            raise _wecom_failed(outcome.error, what=what) from outcome.error
+        if settled:
+            return group
+    raise DomainError(
+        "tag_group_busy", _("标签组正在被同时修改，未能同步到企业微信，请稍后再保存一次")
+    )
+
+
 def tag_delete(*, tag_id: int) -> Tag:
     """Delete a tag in WeCom and keep it here marked deleted (customers' history stays)."""
     from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComPermanentError
+    from scrm.wecom.errors import WeComError
 
-    tag = Tag.objects.select_for_update().select_related("group").get(pk=tag_id)
+    tag = Tag.objects.select_related("group").get(pk=tag_id)
     if tag.wecom_id:
         try:
             wecom.corp_tag_delete(tag_ids=[tag.wecom_id])
-        except WeComPermanentError as exc:
-            if exc.errcode != 40068:  # already gone in WeCom: nothing left to delete there
+        except WeComError as exc:
+            if exc.errcode != TAG_GONE:  # already gone in WeCom: nothing left to delete there
                 raise _wecom_failed(exc, what=_("标签「%(name)s」") % {"name": tag.name}) from exc
-        except Exception as exc:
-            raise _wecom_failed(exc, what=_("标签「%(name)s」") % {"name": tag.name}) from exc
-    tag.is_deleted = True
-    tag.save(update_fields=["is_deleted"])
-    # WeCom deletes a group left empty; so do we.
-    group = tag.group
-    if not group.tags.filter(is_deleted=False).exists() and group.wecom_id:
-        TagGroup.objects.filter(pk=group.pk).update(
-            is_deleted=True, name=f"{group.name[:20]}~{group.pk}"
-        )
+    with transaction.atomic():
+        Tag.objects.filter(pk=tag.pk).update(is_deleted=True)
+        tag.is_deleted = True
+        # WeCom deletes a group left empty; so do we.
+        group = TagGroup.objects.select_for_update().get(pk=tag.group_id)
+        if not group.tags.filter(is_deleted=False).exists() and group.wecom_id:
+            TagGroup.objects.filter(pk=group.pk).update(
+                is_deleted=True, name=f"{group.name[:20]}~{group.pk}"
+            )
     return tag
 
 
-@transaction.atomic
 def tag_group_delete(*, group_id: int) -> TagGroup:
     """Delete a group (and its tags) in WeCom; both stay here marked deleted."""
     from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComPermanentError
+    from scrm.wecom.errors import WeComError
 
-    group = TagGroup.objects.select_for_update().get(pk=group_id)
+    group = TagGroup.objects.get(pk=group_id)
     if group.wecom_id:
         try:
             wecom.corp_tag_delete(group_ids=[group.wecom_id])
-        except WeComPermanentError as exc:
-            if exc.errcode != 40068:
-                raise _wecom_failed(
-                    exc, what=_("标签组「%(name)s」") % {"name": group.name}
-                ) from exc
-        except Exception as exc:
-            raise _wecom_failed(exc, what=_("标签组「%(name)s」") % {"name": group.name}) from exc
-    Tag.objects.filter(group=group).update(is_deleted=True)
-    group.is_deleted = True
-    # The name is free again for a new group (names are unique here and in WeCom).
-    if not group.name.endswith(f"~{group.pk}"):
-        group.name = f"{group.name[:20]}~{group.pk}"
-    group.save(update_fields=["is_deleted", "name"])
+        except WeComError as exc:
+            if exc.errcode != TAG_GONE:
+                what = _("标签组「%(name)s」") % {"name": group.name}
+                raise _wecom_failed(exc, what=what) from exc
+    with transaction.atomic():
+        group = TagGroup.objects.select_for_update().get(pk=group_id)
+        Tag.objects.filter(group=group).update(is_deleted=True)
+        group.is_deleted = True
+        # The name is free again for a new group (names are unique here and in WeCom).
+        if not group.name.endswith(f"~{group.pk}"):
+            group.name = f"{group.name[:20]}~{group.pk}"
+        group.save(update_fields=["is_deleted", "name"])
     return group
 
 

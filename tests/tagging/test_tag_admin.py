@@ -31,8 +31,16 @@ def _sandbox_tags(sandbox) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def ops_client(client, cast, wecom_sandbox):
+def ops_client(client, cast, wecom_sandbox, django_capture_on_commit_callbacks):
+    """Ops in the admin; what the admin runs once its transaction commits runs too."""
     client.force_login(cast.ops)
+    post = client.post
+
+    def post_and_commit(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(*args, **kwargs)
+
+    client.post = post_and_commit
     return client
 
 
@@ -77,27 +85,32 @@ def test_ops_create_edit_and_delete_tags_and_wecom_follows(ops_client, wecom_san
     assert group.is_deleted and not group.tags.filter(is_deleted=False).exists()
 
 
-def test_wecom_refusing_a_new_group_is_shown_to_ops_in_chinese(ops_client, wecom_sandbox):
+@pytest.mark.django_db(transaction=True)
+def test_wecom_refusing_a_new_group_is_shown_to_ops_in_chinese(client, cast, wecom_sandbox):
+    """The push runs once the admin's save committed, still within the request."""
+    client.force_login(cast.ops)
     wecom_sandbox.fault("externalcontact/add_corp_tag", errcode=40071, times=1)
-    response = ops_client.post(
+    response = client.post(
         "/admin/tagging/taggroup/add/",
         _group_form("理财", [{"name": "基金", "order": "0"}]),
         follow=True,
     )
     text = response.content.decode()
-    assert "未能同步到企业微信" in text and "40071" in text
-    assert TagGroup.objects.get(name="理财").wecom_id is None
-    # Saving again once WeCom accepts creates it there.
+    assert "已在本地保存" in text and "未能同步到企业微信" in text and "40071" in text
     group = TagGroup.objects.get(name="理财")
+    assert group.wecom_id is None and group.synced_at is None
+    # Saving again once WeCom accepts creates it there.
     tag = group.tags.get()
-    ops_client.post(
+    response = client.post(
         f"/admin/tagging/taggroup/{group.pk}/change/",
         _group_form(
             "理财",
             [{"id": str(tag.pk), "group": str(group.pk), "name": "基金", "order": "0"}],
             initial=1,
         ),
+        follow=True,
     )
+    assert "已同步到企业微信" in response.content.decode()
     assert _sandbox_tags(wecom_sandbox) == {"理财": ["基金"]}
 
 
@@ -156,7 +169,7 @@ def test_unsynced_customer_tags_reach_wecom_once_per_relation_and_only_once(
 
 
 def test_a_tag_removed_in_the_admin_is_removed_in_wecom_too(
-    cast, ops_client, wecom_sandbox, django_capture_on_commit_callbacks, monkeypatch
+    cast, ops_client, wecom_sandbox, monkeypatch
 ):
     from scrm.celery import app
     from tagging.services import customer_tag_add, customer_tags_push
@@ -181,8 +194,7 @@ def test_a_tag_removed_in_the_admin_is_removed_in_wecom_too(
         customer_tag_add(customer=customer, tag=tag, source=CustomerTag.Source.MANUAL)
     customer_tags_push(customer_id=customer.pk)
     food = CustomerTag.objects.get(customer=customer, tag__name="美食")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = ops_client.post(f"/admin/tagging/customertag/{food.pk}/delete/", {"post": "yes"})
+    response = ops_client.post(f"/admin/tagging/customertag/{food.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert list(customer.tags.values_list("tag__name", flat=True)) == ["电影"]
     last = wecom_sandbox.state()["tag_marks"][-1]
