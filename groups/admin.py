@@ -1,5 +1,8 @@
+"""Admin for regions, pools, groups and their daily figures; pools are saved by the pool service."""
+
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -7,9 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from scrm.core.errors import DomainError
 
 from .models import CustomerGroup, GroupDayStat, GroupMember, GroupPool, Region, RoutingDecision
-from .pools import pool_join_way_create, pool_rotate_join_way
+from .pools import PoolSaved, pool_rotate_join_way, pool_save, pool_validate, pool_wecom_push
 from .selectors import groups_visible_to, groups_with_fill, pools_with_rollover, regions_with_counts
-from .welcome import pool_notice_update, pool_welcome_update
 
 
 def _percent(value) -> str:
@@ -111,11 +113,15 @@ class GroupPoolForm(forms.ModelForm):
         if self.instance.pk and self.instance.join_way_config_id:
             del self.fields["initial_groups"]
 
-    def clean_initial_groups(self):
-        groups = self.cleaned_data.get("initial_groups")
-        if groups is not None and len(groups) > 5:
-            raise forms.ValidationError(_("一个群活码最多5个群"))
-        return groups
+    def clean(self):
+        data = super().clean()
+        groups = data.get("initial_groups")
+        if groups:
+            try:
+                pool_validate(pool=self.instance, groups=list(groups))
+            except DomainError as exc:
+                self.add_error(exc.data.get("field"), exc.message)
+        return data
 
 
 @admin.register(GroupPool)
@@ -144,31 +150,41 @@ class GroupPoolAdmin(admin.ModelAdmin):
         return pools_with_rollover(super().get_queryset(request)).select_related("region")
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        groups = form.cleaned_data.get("initial_groups")
-        if groups:
-            CustomerGroup.objects.filter(pk__in=[g.pk for g in groups], pool=None).update(
-                pool=obj, region=obj.region
+        saved = pool_save(
+            pool=obj,
+            groups=list(form.cleaned_data.get("initial_groups") or []),
+            changed_fields=form.changed_data,
+            welcome=form.cleaned_data.get("welcome") or "",
+            notice=form.cleaned_data.get("notice") or "",
+        )
+        if saved.notice_tasks:
+            self.message_user(
+                request, _("已为群主生成%(n)d条“更新群公告”任务") % {"n": saved.notice_tasks}
             )
+        # The admin's transaction holds the pool's row until the view returns:
+        # WeCom is called once it has committed.
+        transaction.on_commit(lambda: self._push(request, saved))
+
+    def _push(self, request, saved: PoolSaved) -> None:
         try:
-            if not obj.join_way_config_id and obj.groups.exists():
-                pool_join_way_create(pool_id=obj.pk)
-            welcome = (form.cleaned_data.get("welcome") or "").strip()
-            if welcome and welcome != obj.welcome_text:
-                pool_welcome_update(pool_id=obj.pk, text=welcome)
-            notice = (form.cleaned_data.get("notice") or "").strip()
-            if notice and notice != obj.notice_text:
-                created = pool_notice_update(pool_id=obj.pk, text=notice)
-                self.message_user(
-                    request, _("已为群主生成%(n)d条“更新群公告”任务") % {"n": created}
-                )
+            pool_wecom_push(pool_id=saved.pool.pk, welcome=saved.welcome)
         except DomainError as exc:
             self.message_user(request, exc.message, level=messages.ERROR)
-        obj.refresh_from_db()
 
     @admin.action(description=_("按满员情况更新群活码"))
     def rotate_join_way(self, request, queryset):
-        changed = sum(int(pool_rotate_join_way(pool_id=p.pk, refresh=True)) for p in queryset)
+        from scrm.wecom.errors import WeComError
+
+        changed = 0
+        for pool in queryset:
+            try:
+                changed += int(pool_rotate_join_way(pool_id=pool.pk, refresh=True))
+            except WeComError as exc:
+                self.message_user(
+                    request,
+                    _("%(pool)s：企业微信更新群活码失败：%(e)s") % {"pool": pool, "e": exc.errmsg},
+                    level=messages.ERROR,
+                )
         self.message_user(request, _("已更新%(n)d个群活码") % {"n": changed})
 
     @admin.display(description=_("群数"), ordering="group_count")

@@ -9,7 +9,8 @@ verified-only pool who are not verified bank customers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -23,6 +24,8 @@ from scrm.wecom.errors import WeComError
 from scrm.workspace.services import task_ensure
 
 from .models import CustomerGroup, GroupMember, GroupPool
+
+logger = logging.getLogger(__name__)
 
 JOIN_WAY_MAX_GROUPS = 5  # WeCom: errcode 41091 beyond this
 GROUP_MAX_MEMBERS = 500  # WeCom's hard limit; capacity (by QR) is the pool's
@@ -83,60 +86,86 @@ def pool_join_way_create(*, pool_id: int) -> GroupPool:
     """Create the pool's WeCom join way (scene 2 = QR, auto-create on) and store its QR.
 
     The pool needs at least one group: WeCom requires a non-empty ``chat_id_list``.
+    No lock is held while WeCom answers: if another call created the pool's join way
+    meanwhile, that one stays and ours is deleted in WeCom.
     """
+    pool = GroupPool.objects.get(pk=pool_id)
+    if pool.join_way_config_id:
+        return pool
+    plan = rollover_plan(groups=_pool_fills(pool), capacity=pool.capacity, current=[])
+    if not plan:
+        raise DomainError("pool_no_group", _("请先为群池选择至少一个客户群"))
+    state = _state_for(pool)
+    config_id = ""
+    try:
+        config_id = wecom.join_way_add(
+            scene=2,
+            remark=pool.name[:30],
+            auto_create_room=1,
+            room_base_name=(pool.room_base_name or pool.name)[:40],
+            room_base_id=pool.room_base_id,
+            chat_id_list=plan,
+            state=state,
+        )
+        way = wecom.join_way_get(config_id)
+    except WeComError as exc:
+        if config_id:
+            _join_way_discard(config_id)  # made, but its QR code could not be read
+        raise DomainError(
+            "wecom_failed", _("企业微信创建进群方式失败：%(e)s") % {"e": exc.errmsg}
+        ) from exc
     with transaction.atomic():
         pool = GroupPool.objects.select_for_update().get(pk=pool_id)
         if pool.join_way_config_id:
-            return pool
-        plan = rollover_plan(groups=_pool_fills(pool), capacity=pool.capacity, current=[])
-        if not plan:
-            raise DomainError("pool_no_group", _("请先为群池选择至少一个客户群"))
-        state = _state_for(pool)
-        try:
-            config_id = wecom.join_way_add(
-                scene=2,
-                remark=pool.name[:30],
-                auto_create_room=1,
-                room_base_name=(pool.room_base_name or pool.name)[:40],
-                room_base_id=pool.room_base_id,
-                chat_id_list=plan,
-                state=state,
+            unused = config_id
+        else:
+            unused = ""
+            pool.join_way_config_id = config_id
+            pool.join_way_state = state
+            pool.qr_code = way.get("qr_code") or ""
+            pool.join_way_chat_ids = list(way.get("chat_id_list") or plan)
+            pool.rolled_over_at = timezone.now()
+            # save() so the routing index (which shows the QR) is refreshed.
+            pool.save(
+                update_fields=[
+                    "join_way_config_id",
+                    "join_way_state",
+                    "qr_code",
+                    "join_way_chat_ids",
+                    "rolled_over_at",
+                    "updated_at",
+                ]
             )
-            way = wecom.join_way_get(config_id)
-        except WeComError as exc:
-            raise DomainError(
-                "wecom_failed", _("企业微信创建进群方式失败：%(e)s") % {"e": exc.errmsg}
-            ) from exc
-        pool.join_way_config_id = config_id
-        pool.join_way_state = state
-        pool.qr_code = way.get("qr_code") or ""
-        pool.join_way_chat_ids = list(way.get("chat_id_list") or plan)
-        pool.rolled_over_at = timezone.now()
-        # save() so the routing index (which shows the QR) is refreshed.
-        pool.save(
-            update_fields=[
-                "join_way_config_id",
-                "join_way_state",
-                "qr_code",
-                "join_way_chat_ids",
-                "rolled_over_at",
-                "updated_at",
-            ]
-        )
-        return pool
+    if unused:
+        _join_way_discard(unused)
+    return pool
+
+
+def _join_way_discard(config_id: str) -> None:
+    try:
+        wecom.join_way_delete(config_id)
+    except WeComError:
+        logger.warning("unused join way left in WeCom", extra={"config_id": config_id})
+
+
+ROTATE_ROUNDS = 3
 
 
 def pool_rotate_join_way(*, pool_id: int, refresh: bool = False) -> bool:
     """Point the join way at the groups with room; True when WeCom was updated.
 
-    One rotation per pool at a time (row lock across the call), and WeCom is
-    written only when the plan differs from what the join way holds. ``refresh``
-    first re-reads the join way (WeCom changes it itself when it opens a room).
+    WeCom is written only when the plan differs from what the join way holds
+    (``refresh`` first re-reads the join way: WeCom changes it itself when it opens
+    a room). No lock is held while WeCom answers; ``rolled_over_at`` tells whether
+    another rotation recorded meanwhile, and then this one looks again at what
+    WeCom holds, so the join way and our copy of it end up the same.
     """
-    with transaction.atomic():
-        pool = GroupPool.objects.select_for_update().filter(pk=pool_id).first()
+    changed = False
+    for _round in range(ROTATE_ROUNDS):
+        pool = GroupPool.objects.filter(pk=pool_id).first()
         if pool is None or not pool.join_way_config_id or not pool.is_active:
-            return False
+            return changed
+        seen = pool.rolled_over_at
         fills = _pool_fills(pool)
         current = _join_way_read(pool) if refresh else list(pool.join_way_chat_ids or [])
         plan = rollover_plan(groups=fills, capacity=pool.capacity, current=current)
@@ -145,12 +174,15 @@ def pool_rotate_join_way(*, pool_id: int, refresh: bool = False) -> bool:
             current = _join_way_read(pool)
             plan = rollover_plan(groups=fills, capacity=pool.capacity, current=current)
         if not plan or plan == current:
-            return False
+            return changed
         wecom.join_way_update(pool.join_way_config_id, chat_id_list=plan)
-        GroupPool.objects.filter(pk=pool.pk).update(
+        changed = True
+        if GroupPool.objects.filter(pk=pool.pk, rolled_over_at=seen).update(
             join_way_chat_ids=plan, rolled_over_at=timezone.now()
-        )
-        return True
+        ):
+            return True
+        refresh = True  # another rotation wrote meanwhile: whichever call landed last wins
+    return changed
 
 
 def _join_way_read(pool: GroupPool) -> list[str]:
@@ -161,6 +193,104 @@ def _join_way_read(pool: GroupPool) -> list[str]:
         join_way_chat_ids=current, room_base_id=int(way.get("room_base_id") or 1)
     )
     return current
+
+
+# --------------------------------------------------------------------------- saving a pool
+
+
+@dataclass(frozen=True)
+class PoolSaved:
+    pool: GroupPool
+    groups_added: int
+    notice_tasks: int  # "update the group notice" tasks given to owners
+    welcome: str  # a new welcome text for WeCom (``pool_wecom_push``), or ""
+
+
+def pool_validate(*, pool: GroupPool, groups: Sequence[CustomerGroup]) -> None:
+    """Check a pool's first groups before anything is saved.
+
+    Raises ``DomainError``; ``data["field"]`` names the form field it is about.
+    """
+    if len(groups) > JOIN_WAY_MAX_GROUPS:
+        raise DomainError(
+            "pool_too_many_groups",
+            _("一个群活码最多%(n)d个群") % {"n": JOIN_WAY_MAX_GROUPS},
+            data={"field": "initial_groups"},
+        )
+    taken = [
+        g.name or g.chat_id
+        for g in groups
+        if g.status != CustomerGroup.Status.NORMAL or g.pool_id not in (None, pool.pk)
+    ]
+    if taken:
+        raise DomainError(
+            "pool_group_taken",
+            _("客户群已解散或已属于其他群池：%(names)s") % {"names": "、".join(taken)},
+            data={"field": "initial_groups"},
+        )
+
+
+@transaction.atomic
+def pool_save(
+    *,
+    pool: GroupPool,
+    groups: Sequence[CustomerGroup] = (),
+    changed_fields: Collection[str] = (),
+    welcome: str = "",
+    notice: str = "",
+) -> PoolSaved:
+    """Save a pool as ops edited it: its settings, its first groups (they take the
+    pool's region, as do its groups when the region changes) and its notice (each
+    owner gets a task).
+
+    What WeCom must hear of (the join way, the welcome text) is left to
+    ``pool_wecom_push``, to be called once this has committed.
+    """
+    from .welcome import pool_notice_update
+
+    pool_validate(pool=pool, groups=groups)
+    pool.save()
+    added = CustomerGroup.objects.filter(
+        pk__in=[g.pk for g in groups], pool=None, status=CustomerGroup.Status.NORMAL
+    ).update(pool=pool, region=pool.region)
+    if "region" in changed_fields:
+        CustomerGroup.objects.filter(pool=pool).exclude(region=pool.region).update(
+            region=pool.region
+        )
+    notice, welcome = notice.strip(), welcome.strip()
+    tasks = pool_notice_update(pool_id=pool.pk, text=notice) if notice else 0
+    return PoolSaved(
+        pool=pool,
+        groups_added=added,
+        notice_tasks=tasks,
+        welcome=welcome if welcome != pool.welcome_text else "",
+    )
+
+
+def pool_wecom_push(*, pool_id: int, welcome: str = "") -> GroupPool:
+    """Bring WeCom in line with a saved pool: a pool with groups but no join way gets
+    one, a pool with one has it pointed at its groups with room, and a new welcome
+    text goes to the pool's welcome template. Raises ``DomainError`` when WeCom refuses.
+    """
+    from .welcome import pool_welcome_update
+
+    pool = GroupPool.objects.get(pk=pool_id)
+    if not pool.join_way_config_id:
+        if CustomerGroup.objects.filter(pool=pool, status=CustomerGroup.Status.NORMAL).exists():
+            pool_join_way_create(pool_id=pool_id)
+    else:
+        try:
+            pool_rotate_join_way(pool_id=pool_id)
+        except WeComError as exc:
+            raise DomainError(
+                "wecom_failed", _("企业微信更新群活码失败：%(e)s") % {"e": exc.errmsg}
+            ) from exc
+    if welcome:
+        pool_welcome_update(pool_id=pool_id, text=welcome)
+    return GroupPool.objects.get(pk=pool_id)
+
+
+# --------------------------------------------------------------------------- new rooms
 
 
 def pool_for_new_group(*, group: CustomerGroup, state: str = "") -> GroupPool | None:
