@@ -22,7 +22,7 @@ from scrm.workspace.services import tasks_close_for_push
 
 from . import calendar
 from .models import SopDelivery, SopOccurrence, SopPlan, SopPush, SopSlot
-from .selectors import groups_over_quota, month_start, sop_plan_target_groups
+from .selectors import due_slots, groups_over_quota, month_start, sop_plan_target_groups
 
 logger = logging.getLogger(__name__)
 
@@ -97,35 +97,21 @@ def _record_due_occurrences(*, now: datetime) -> int:
     rows: list[SopOccurrence] = []
     plans = SopPlan.objects.filter(status=SopPlan.Status.ACTIVE).prefetch_related("slots")
     for plan in plans:
-        after = max(now - TICK_LOOKBACK, plan.active_since)
-        for slot in plan.slots.all():
-            if not slot.is_active:
-                continue
-            for nominal in calendar.nominal_times(
-                weekday=slot.weekday,
-                at=slot.time,
-                valid_from=slot.valid_from,
-                valid_until=slot.valid_until,
-                plan_start=plan.start_date,
-                plan_end=plan.end_date,
-                after=after,
-                until=now,
-            ):
-                send_at, reason = calendar.send_time_for(nominal, plan.holiday_policy)
-                rows.append(
-                    SopOccurrence(
-                        plan=plan,
-                        slot=slot,
-                        nominal_at=nominal,
-                        send_at=send_at or nominal,
-                        status=(
-                            SopOccurrence.Status.PENDING
-                            if send_at
-                            else SopOccurrence.Status.SKIPPED
-                        ),
-                        reason=reason,
-                    )
+        for due in due_slots(plan=plan, after=now - TICK_LOOKBACK, until=now):
+            rows.append(
+                SopOccurrence(
+                    plan=plan,
+                    slot=due.slot,
+                    nominal_at=due.nominal_at,
+                    send_at=due.send_at or due.nominal_at,
+                    status=(
+                        SopOccurrence.Status.PENDING
+                        if due.send_at
+                        else SopOccurrence.Status.SKIPPED
+                    ),
+                    reason=due.reason,
                 )
+            )
     created = SopOccurrence.objects.bulk_create(rows, ignore_conflicts=True)
     return len(created)
 
