@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MAX_GROUPS_PER_PUSH = 2000  # add_msg_template's chat_id_list limit
 MAX_ATTEMPTS = 8
+# How long send results are fetched for a mass message owners have not all confirmed.
+RESULTS_WINDOW = timedelta(days=3)
 # add_msg_template's send_result status → our delivery status and reason.
 RESULT_STATUS = {
     1: (SopDelivery.Status.SENT, ""),
@@ -244,9 +246,10 @@ def sop_push_send(*, push_id: int, now: datetime | None = None) -> str | None:
 
 
 def sop_push_results_sync(*, push_id: int) -> dict[str, int]:
-    """Read WeCom's per-group send results for one confirmed or waiting push."""
-    push = SopPush.objects.get(pk=push_id)
-    if not push.msgid:
+    """Read WeCom's per-group send results for one confirmed or waiting push (a push
+    that is gone gives nothing)."""
+    push = SopPush.objects.filter(pk=push_id).first()
+    if push is None or not push.msgid:
         return {}
     chat_to_group = dict(
         CustomerGroup.objects.filter(chat_id__in=push.chat_ids).values_list("chat_id", "id")
@@ -270,6 +273,16 @@ def sop_push_results_sync(*, push_id: int) -> dict[str, int]:
         tasks_close_for_push(push_id=push.pk, done=True)
     push.save(update_fields=["results_synced_at", "status", "updated_at"])
     return counts
+
+
+def sop_pushes_awaiting_results(*, now: datetime | None = None) -> list[int]:
+    """Pushes of the last three days whose owners may still confirm them in WeCom."""
+    since = (now or timezone.now()) - RESULTS_WINDOW
+    return list(
+        SopPush.objects.filter(
+            status=SopPush.Status.AWAITING_CONFIRM, called_at__gte=since
+        ).values_list("id", flat=True)
+    )
 
 
 def sop_pushes_stuck(*, now: datetime | None = None) -> list[int]:

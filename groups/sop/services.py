@@ -117,7 +117,9 @@ def _record_due_occurrences(*, now: datetime) -> int:
 
 
 def sop_tick(*, now: datetime | None = None) -> list[int]:
-    """The beat tick: record due occurrences and return the ids ready to expand.
+    """The beat tick: record due occurrences and return the ids ready to process: due
+    ones, expansions whose worker died, and expanded ones whose pushes were never made.
+    What was missed for longer than ``LATE_GRACE`` is skipped, not sent late.
 
     Safe to run twice at once or twice in a row: the unique keys make the second
     run a no-op, and expansion claims each occurrence before working on it.
@@ -127,11 +129,29 @@ def sop_tick(*, now: datetime | None = None) -> list[int]:
     SopOccurrence.objects.filter(
         status=SopOccurrence.Status.PENDING, send_at__lt=now - LATE_GRACE
     ).update(status=SopOccurrence.Status.SKIPPED, reason="错过发送时间，未补发")
+    SopDelivery.objects.filter(
+        occurrence__status=SopOccurrence.Status.EXPANDED,
+        occurrence__send_at__lt=now - LATE_GRACE,
+        status=SopDelivery.Status.PENDING,
+        push__isnull=True,
+    ).update(status=SopDelivery.Status.SKIPPED, reason="错过发送时间，未补发")
     due = SopOccurrence.objects.filter(status=SopOccurrence.Status.PENDING, send_at__lte=now)
     stale = SopOccurrence.objects.filter(
         status=SopOccurrence.Status.EXPANDING, claimed_at__lt=now - claim_timeout()
     )
-    return list(due.values_list("id", flat=True)) + list(stale.values_list("id", flat=True))
+    # Expanded, but the worker stopped before grouping the deliveries into pushes.
+    unpushed = SopOccurrence.objects.filter(
+        status=SopOccurrence.Status.EXPANDED,
+        send_at__gte=now - LATE_GRACE,
+        claimed_at__lt=now - claim_timeout(),
+        deliveries__status=SopDelivery.Status.PENDING,
+        deliveries__push__isnull=True,
+    ).distinct()
+    return [
+        *due.values_list("id", flat=True),
+        *stale.values_list("id", flat=True),
+        *unpushed.values_list("id", flat=True),
+    ]
 
 
 def _claim(occurrence_id: int, now: datetime) -> bool:
@@ -195,6 +215,24 @@ def sop_occurrence_expand(*, occurrence_id: int, now: datetime | None = None) ->
     _finish(occurrence, SopOccurrence.Status.EXPANDED, "")
     logger.info("sop occurrence %s expanded into %s deliveries", occurrence_id, len(groups))
     return created
+
+
+def sop_occurrence_process(*, occurrence_id: int, now: datetime | None = None) -> list[int]:
+    """Expand a due occurrence (if no other worker has) and group its pending deliveries
+    into pushes; returns the ids of the pushes waiting to be sent.
+
+    Safe to repeat: expansion is claimed, pushes are unique per owner and chunk. An
+    occurrence that is gone (its plan deleted) or did not expand gives nothing.
+    """
+    from .push import sop_pushes_create
+
+    if not SopOccurrence.objects.filter(pk=occurrence_id).exists():
+        return []
+    sop_occurrence_expand(occurrence_id=occurrence_id, now=now)
+    occurrence = SopOccurrence.objects.select_related("content_version").get(pk=occurrence_id)
+    if occurrence.status != SopOccurrence.Status.EXPANDED:
+        return []
+    return sop_pushes_create(occurrence=occurrence)
 
 
 def _finish(occurrence: SopOccurrence, status: str, reason: str) -> None:

@@ -1,21 +1,25 @@
-"""Thin Celery tasks for SOP: the minute tick, expansion, pushes and result syncs."""
+"""Thin Celery tasks for SOP: the minute tick, expansion, pushes and result syncs.
+
+Each says what happens when it fails for good; every one of them leaves its rows
+in a state the tick (every minute) or a sweep picks up again.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
 
 from scrm.wecom.errors import WeComRetryableError
 
 from . import push, services
-from .models import SopOccurrence, SopPush
 
 
 @shared_task(name="sop.tick", ignore_result=True)
 def sop_tick_task() -> int:
+    """Record the slots that fell due and hand each ready occurrence to a worker.
+
+    Final failure: no retry; the next tick a minute later looks back two hours, so
+    it records and hands out whatever this one missed.
+    """
     ids = services.sop_tick()
     for occurrence_id in ids:
         sop_expand_task.delay(occurrence_id)
@@ -31,15 +35,15 @@ def sop_tick_task() -> int:
     max_retries=5,
 )
 def sop_expand_task(occurrence_id: int) -> int:
-    occurrence = SopOccurrence.objects.filter(pk=occurrence_id).first()
-    if occurrence is None:
-        return 0  # the plan was deleted: nothing to do
-    services.sop_occurrence_expand(occurrence_id=occurrence_id)
-    occurrence.refresh_from_db()
-    if occurrence.status != SopOccurrence.Status.EXPANDED:
-        return 0
-    push_ids = push.sop_pushes_create(occurrence=occurrence)
-    transaction.on_commit(lambda: [sop_push_task.delay(i) for i in push_ids])
+    """Expand one occurrence into deliveries, group them into pushes, send each push.
+
+    Final failure: the occurrence stays as far as it got, and the tick hands it out
+    again: still pending, claimed by a worker that died (after the claim times out),
+    or expanded without pushes. Pushes made but not handed out are the push sweep's.
+    """
+    push_ids = services.sop_occurrence_process(occurrence_id=occurrence_id)
+    for push_id in push_ids:
+        sop_push_task.delay(push_id)
     return len(push_ids)
 
 
@@ -54,12 +58,22 @@ def sop_expand_task(occurrence_id: int) -> int:
     max_retries=push.MAX_ATTEMPTS,
 )
 def sop_push_task(self, push_id: int) -> str | None:
+    """Create one owner's mass message in WeCom.
+
+    Final failure: the push counts its attempts and fails itself, with the error on
+    the push and its deliveries, at the last one (before Celery's retries run out).
+    A retry the broker loses leaves the push pending, and a worker that dies mid-call
+    leaves it calling: the push sweep hands both out again.
+    """
     return push.sop_push_send(push_id=push_id)
 
 
 @shared_task(name="sop.push_sweep", ignore_result=True)
 def sop_push_sweep_task() -> int:
-    """Hand pushes whose task was lost (broker outage, killed worker) to a worker again."""
+    """Hand pushes whose task was lost (broker outage, killed worker) to a worker again.
+
+    Final failure: no retry; the next sweep a minute later finds the same pushes.
+    """
     ids = push.sop_pushes_stuck()
     for push_id in ids:
         sop_push_task.delay(push_id)
@@ -68,11 +82,11 @@ def sop_push_sweep_task() -> int:
 
 @shared_task(name="sop.results_sync", ignore_result=True)
 def sop_results_sync_task() -> int:
-    """Fetch send results of recent pushes that still wait for owners to confirm."""
-    since = timezone.now() - timedelta(days=3)
-    ids = SopPush.objects.filter(
-        status=SopPush.Status.AWAITING_CONFIRM, called_at__gte=since
-    ).values_list("id", flat=True)
+    """Fetch send results of recent pushes that still wait for owners to confirm.
+
+    Final failure: no retry; the next run ten minutes later asks about the same pushes.
+    """
+    ids = push.sop_pushes_awaiting_results()
     for push_id in ids:
         sop_push_results_task.delay(push_id)
     return len(ids)
@@ -87,5 +101,10 @@ def sop_results_sync_task() -> int:
     max_retries=5,
 )
 def sop_push_results_task(push_id: int) -> None:
-    if SopPush.objects.filter(pk=push_id).exists():
-        push.sop_push_results_sync(push_id=push_id)
+    """Read one push's per-group results from WeCom.
+
+    Final failure: the push stays awaiting confirmation and the next results sync
+    asks again; three days after the call it is no longer asked about, and its
+    deliveries keep the last status WeCom reported.
+    """
+    push.sop_push_results_sync(push_id=push_id)

@@ -74,7 +74,7 @@ def test_groups_over_their_monthly_quota_are_skipped_with_a_reason(plan_for_pool
     settings.SOP_GROUP_MONTHLY_QUOTA = 1
     plan, groups = plan_for_pool
     [first] = services.sop_tick(now=WED_10)
-    services.sop_occurrence_expand(occurrence_id=first, now=WED_10)
+    assert services.sop_occurrence_process(occurrence_id=first, now=WED_10)  # pushes made
     next_week = WED_10 + timedelta(days=7)
     [second] = services.sop_tick(now=next_week)
     services.sop_occurrence_expand(occurrence_id=second, now=next_week)
@@ -131,3 +131,42 @@ def test_ops_see_the_preview_page_in_the_admin(client, cast, plan_for_pool):
     response = client.get(f"/admin/sop/sopplan/{plan.pk}/preview/?group={groups[0].pk}")
     assert response.status_code == 200
     assert "未来 7 天预览" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_expansion_whose_worker_stopped_before_the_pushes_is_handed_out_again(
+    plan_for_pool,
+):
+    """The expand task's final failure leaves state the tick picks up (and, once the
+    slot is long past, skips rather than sends late)."""
+    [occurrence_id] = services.sop_tick(now=WED_10)
+    assert services.sop_occurrence_expand(occurrence_id=occurrence_id, now=WED_10) == 12
+    # The worker died here: deliveries exist, pushes do not.
+    assert services.sop_tick(now=WED_10 + timedelta(seconds=30)) == []
+    later = WED_10 + services.claim_timeout() + timedelta(seconds=1)
+    assert services.sop_tick(now=later) == [occurrence_id]
+    push_ids = services.sop_occurrence_process(occurrence_id=occurrence_id, now=later)
+    assert len(push_ids) == 3  # one per owner
+    assert not SopDelivery.objects.filter(push__isnull=True).exists()
+    assert services.sop_tick(now=later + timedelta(seconds=30)) == []
+
+
+@pytest.mark.django_db
+def test_deliveries_never_grouped_into_pushes_are_skipped_once_the_slot_is_long_past(
+    plan_for_pool,
+):
+    [occurrence_id] = services.sop_tick(now=WED_10)
+    services.sop_occurrence_expand(occurrence_id=occurrence_id, now=WED_10)
+    too_late = WED_10 + services.LATE_GRACE + timedelta(minutes=1)
+    assert services.sop_tick(now=too_late) == []
+    deliveries = SopDelivery.objects.filter(occurrence_id=occurrence_id)
+    assert set(deliveries.values_list("status", flat=True)) == {SopDelivery.Status.SKIPPED}
+    assert deliveries.first().reason == "错过发送时间，未补发"
+
+
+@pytest.mark.django_db
+def test_processing_an_occurrence_whose_plan_was_deleted_does_nothing(plan_for_pool):
+    plan, _groups = plan_for_pool
+    [occurrence_id] = services.sop_tick(now=WED_10)
+    plan.delete()
+    assert services.sop_occurrence_process(occurrence_id=occurrence_id, now=WED_10) == []
