@@ -1,22 +1,25 @@
 """Business actions of the groups app: region loading, routing decisions with
-gatekeeping (D3, D4) and the personal join links that carry a customer."""
+gatekeeping (D3, D4), the personal join links that carry a customer, and the
+daily health run (D6)."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from contacts.links import join_token_read
 from contacts.models import ChannelCode, Customer, FollowRelation, Staff
 from scrm.core.errors import DomainError
 
-from .models import Region, RoutingDecision
+from .models import GroupDayStat, Region, RoutingDecision
 from .routing import PoolInfo, RegionNode, Route, routing_index, routing_index_invalidate
 
 REGIONS_CSV = Path(__file__).resolve().parent / "data" / "regions.csv"
@@ -261,3 +264,28 @@ def routing_decide(
         manager_code=manager_code,
         message=message,
     )
+
+
+# --------------------------------------------------------------------------- health (D6)
+
+# How many missed days a daily health run makes up for (WeCom keeps the statistics).
+HEALTH_CATCH_UP_DAYS = 7
+
+
+def group_health_daily(*, day: dt.date) -> dict[str, int]:
+    """The daily health run for ``day`` (yesterday): the day's figures per group, the
+    figures of days since the last run that have none (a run that failed for good, at
+    most ``HEALTH_CATCH_UP_DAYS``), then health and rescue tasks.
+
+    Safe to repeat: figures are upserted per group and day, tasks deduplicated.
+    """
+    from .health import group_day_stats_compute, groups_health_update
+
+    last = GroupDayStat.objects.filter(day__lt=day).aggregate(last=Max("day"))["last"]
+    if last is not None:
+        missed = max(last + dt.timedelta(days=1), day - dt.timedelta(days=HEALTH_CATCH_UP_DAYS))
+        while missed < day:
+            group_day_stats_compute(day=missed)
+            missed += dt.timedelta(days=1)
+    group_day_stats_compute(day=day)
+    return groups_health_update(day=day)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from scrm.wecom.errors import WeComRetryableError
 
-from .health import group_day_stats_compute, groups_health_update
+from .services import group_health_daily
 
 
 @shared_task(
@@ -20,7 +20,11 @@ from .health import group_day_stats_compute, groups_health_update
     max_retries=5,
 )
 def health_daily(day: str | None = None) -> dict:
-    """Yesterday's figures per group, then health and rescue tasks (D6)."""
+    """Yesterday's figures per group, then health and rescue tasks (D6).
+
+    Final failure: after five retries (about half an hour) the day has no figures;
+    the next daily run computes them too (it makes up every day since the last one
+    that has figures, up to a week back), so a failed day is late, not lost.
+    """
     target = dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
-    group_day_stats_compute(day=target)
-    return groups_health_update(day=target)
+    return group_health_daily(day=target)

@@ -221,3 +221,23 @@ def test_daily_health_uses_wecom_statistics_and_gives_one_rescue_task_per_group_
     assert q.health == "dormant"
     rescue = ManagerTask.objects.filter(kind="group_rescue", group=q, staff=lina)
     assert rescue.count() == 1
+
+
+def test_a_day_whose_health_run_failed_for_good_is_made_up_by_the_next_run(wecom_sandbox, db):
+    """The daily task's final failure loses nothing: the next run computes the missed days."""
+    from groups.models import GroupDayStat
+    from groups.services import group_health_daily
+
+    wecom_sandbox.seed_staff("lina")
+    StaffFactory(userid="lina")
+    chat = wecom_sandbox.control("group_create", owner="lina", name="福利群", callback=False)
+    group, _ = group_sync(chat_id=chat["chat_id"])
+    today = timezone.localdate()
+    days = [today - dt.timedelta(days=back) for back in (4, 3, 2, 1)]
+
+    # A first run computes only its own day (no history to make up).
+    group_health_daily(day=days[0])
+    assert list(GroupDayStat.objects.values_list("day", flat=True)) == [days[0]]
+    # The runs for the next two days failed; the one after makes them up.
+    group_health_daily(day=days[3])
+    assert sorted(GroupDayStat.objects.filter(group=group).values_list("day", flat=True)) == days
