@@ -55,6 +55,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=6, minute=30),
         "options": {"expires": 3 * 3600},
     },
+    # Coupons past their validity expire (their budget is released); ended campaigns end.
+    "campaigns-expiry-sweep": {
+        "task": "campaigns.expiry_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {
         "task": "scrm.wecom.tasks.wecom_sync",

@@ -1,0 +1,105 @@
+"""A customer's personal signed links: the claim link of one campaign and the
+"my coupons" link.
+
+Each token names the customer (and the campaign) without a login; it is signed
+with the secret key under a salt of its own, so a join, verify or unsubscribe
+link can never pass as a claim link, it expires, and it cannot be altered to
+name someone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from scrm.core.errors import DomainError
+
+CLAIM_LINK_SALT = "campaigns.claim-link"
+WALLET_LINK_SALT = "campaigns.wallet-link"
+DEFAULT_CLAIM_LINK_MAX_AGE_S = 14 * 24 * 3600
+DEFAULT_WALLET_LINK_MAX_AGE_S = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class ClaimLink:
+    customer_id: int
+    campaign_id: int
+
+
+class LinkInvalid(DomainError):
+    def __init__(self, message: str, *, reason: str):
+        super().__init__("link_invalid", message, status=403)
+        self.reason = reason
+
+
+def _positive_int(value) -> int | None:
+    # bool is an int subclass: excluded on purpose.
+    return value if type(value) is int and value > 0 else None
+
+
+def _read(token: str, *, salt: str, max_age: int) -> dict:
+    try:
+        data = signing.TimestampSigner(salt=salt).unsign_object(token, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise LinkInvalid(_("链接已过期，请联系您的客户经理重新发送"), reason="expired") from exc
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise LinkInvalid(_("链接无效"), reason="bad_signature") from exc
+    if not isinstance(data, dict):
+        raise LinkInvalid(_("链接无效"), reason="bad_payload")
+    return data
+
+
+def claim_token_make(*, customer_id: int, campaign_id: int) -> str:
+    return signing.TimestampSigner(salt=CLAIM_LINK_SALT).sign_object(
+        {"c": customer_id, "k": campaign_id}, compress=True
+    )
+
+
+def claim_token_read(token: str) -> ClaimLink:
+    """The customer and campaign of a claim link; ``LinkInvalid`` for a forged,
+    altered, foreign or expired one."""
+    max_age = getattr(settings, "CAMPAIGN_CLAIM_LINK_MAX_AGE_S", DEFAULT_CLAIM_LINK_MAX_AGE_S)
+    data = _read(token, salt=CLAIM_LINK_SALT, max_age=max_age)
+    customer_id, campaign_id = _positive_int(data.get("c")), _positive_int(data.get("k"))
+    if customer_id is None or campaign_id is None:
+        raise LinkInvalid(_("链接无效"), reason="bad_payload")
+    return ClaimLink(customer_id=customer_id, campaign_id=campaign_id)
+
+
+def wallet_token_make(*, customer_id: int) -> str:
+    return signing.TimestampSigner(salt=WALLET_LINK_SALT).sign_object(
+        {"c": customer_id}, compress=True
+    )
+
+
+def wallet_token_read(token: str) -> int:
+    """The customer of a "my coupons" link."""
+    max_age = getattr(settings, "CAMPAIGN_WALLET_LINK_MAX_AGE_S", DEFAULT_WALLET_LINK_MAX_AGE_S)
+    customer_id = _positive_int(_read(token, salt=WALLET_LINK_SALT, max_age=max_age).get("c"))
+    if customer_id is None:
+        raise LinkInvalid(_("链接无效"), reason="bad_payload")
+    return customer_id
+
+
+def _absolute(path: str) -> str:
+    return settings.SCRM_PUBLIC_URL.rstrip("/") + path
+
+
+def claim_url(*, customer_id: int, campaign_id: int) -> str:
+    token = claim_token_make(customer_id=customer_id, campaign_id=campaign_id)
+    return _absolute(reverse("campaigns:h5-claim", args=[token]))
+
+
+def wallet_url(*, customer_id: int) -> str:
+    return _absolute(
+        reverse("campaigns:h5-coupons", args=[wallet_token_make(customer_id=customer_id)])
+    )
+
+
+def redeem_url(*, code: str) -> str:
+    """What a coupon's QR code holds: the store staff's redeem page with the code filled in."""
+    return _absolute(reverse("campaigns:merchant-redeem") + f"?code={code}")
