@@ -459,30 +459,6 @@ def tag_group_push(*, group_id: int) -> TagGroup:
     )
 
 
-def tag_delete(*, tag_id: int) -> Tag:
-    """Delete a tag in WeCom and keep it here marked deleted (customers' history stays)."""
-    from scrm.wecom.adapter import wecom
-    from scrm.wecom.errors import WeComError
-
-    tag = Tag.objects.select_related("group").get(pk=tag_id)
-    if tag.wecom_id:
-        try:
-            wecom.corp_tag_delete(tag_ids=[tag.wecom_id])
-        except WeComError as exc:
-            if exc.errcode != TAG_GONE:  # already gone in WeCom: nothing left to delete there
-                raise _wecom_failed(exc, what=_("标签「%(name)s」") % {"name": tag.name}) from exc
-    with transaction.atomic():
-        Tag.objects.filter(pk=tag.pk).update(is_deleted=True)
-        tag.is_deleted = True
-        # WeCom deletes a group left empty; so do we.
-        group = TagGroup.objects.select_for_update().get(pk=tag.group_id)
-        if not group.tags.filter(is_deleted=False).exists() and group.wecom_id:
-            TagGroup.objects.filter(pk=group.pk).update(
-                is_deleted=True, name=f"{group.name[:20]}~{group.pk}"
-            )
-    return tag
-
-
 def tag_group_delete(*, group_id: int) -> TagGroup:
     """Delete a group (and its tags) in WeCom; both stay here marked deleted."""
     from scrm.wecom.adapter import wecom
