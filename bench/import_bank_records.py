@@ -4,29 +4,38 @@ Runs alone: ``.venv/bin/python bench/import_bank_records.py``. Uses
 DATABASE_URL/REDIS_URL when set, else starts the embedded PostgreSQL/Redis;
 creates a throwaway database and migrates it. Then:
 
-1. imports 1,000,000 generated rows through ``contacts.bank.bank_records_import``
-   (the same service the admin and the API call): per-row validation, Fernet
-   encryption of phone and ID number, HMAC-SHA256 phone hash, COPY of each
-   batch (new customer numbers straight into the table, known ones through a
-   staging table and INSERT … ON CONFLICT). Input generation is outside the
-   timing; everything the service does is inside it.
-2. re-imports every tenth row with changed values (all updates by customer
-   number) through the same service, timed on its own.
-3. seeds 100,000 WeCom customers with active relations, half of them carrying
+1. writes 1,000,000 generated rows to a CSV file under ``VAR_DIR/bank-imports``
+   (not timed) and loads that file with raw PostgreSQL ``COPY`` into a scratch
+   table of text columns, no index, no constraint: the floor any import of the
+   file is measured against (``copy_rows_per_s``).
+2. imports the file the way ops do: a ``BankImportJob`` is created and the
+   task function (``contacts.tasks.bank_import_run``) runs here, in-process, on
+   it. Timed from the task's start to its end: reading and parsing the file,
+   per-row validation, Fernet encryption of phone and ID number, HMAC-SHA256
+   phone hash, COPY of each batch (new customer numbers straight into the
+   table, known ones through a staging table and INSERT … ON CONFLICT), the
+   job's progress written batch by batch on its own connection. A thread reads
+   the job row meanwhile, as the admin page does, and prints the progress.
+3. re-imports every tenth row with changed values (all updates by customer
+   number) through a second job, timed on its own.
+4. seeds 100,000 WeCom customers with active relations, half of them carrying
    a remark mobile that is in the bank file, and times the set-based match
    (``bank_records_match_remark_mobiles``) that verifies them.
 
 Prints figures; the last line is one JSON object with ``rows_per_s``,
+``copy_rows_per_s``, ``ratio_vs_copy`` (import rows/s ÷ COPY rows/s),
 ``reimport_rows_per_s`` and ``match_s``.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
 import random
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +46,7 @@ sys.path.insert(0, str(BASE_DIR / "bench"))
 from _support import bench_database  # noqa: E402
 
 BENCH_DB = "scrm_bench_bank_import"
+SCRATCH = "bench_copy_scratch"
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
 KEYS = (
@@ -136,48 +146,146 @@ def _seed_customers(rows: list[tuple], n: int, rng: random.Random) -> None:
         cur.execute("ANALYZE contacts_customer; ANALYZE contacts_followrelation")
 
 
+def _write_csv(path: Path, rows: list[tuple]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(KEYS)
+        writer.writerows(rows)
+
+
+def _raw_copy(path: Path) -> float:
+    """Seconds to COPY the file's rows into a table of text columns without any
+    index or constraint (a plain, logged table, as the real one is)."""
+    from django.db import connection
+
+    columns = ", ".join(f"{k} text" for k in KEYS)
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {SCRATCH}")
+        cur.execute(f"CREATE TABLE {SCRATCH} ({columns})")
+        with path.open("rb") as fh:
+            t0 = time.perf_counter()
+            cur.copy_expert(f"COPY {SCRATCH} FROM STDIN WITH (FORMAT csv, HEADER true)", fh)
+            copy_s = time.perf_counter() - t0
+        cur.execute(f"SELECT count(*) FROM {SCRATCH}")  # noqa: S608 (a constant name)
+        copied = cur.fetchone()[0]
+        cur.execute(f"DROP TABLE {SCRATCH}")
+    assert copied == ROWS, copied
+    return copy_s
+
+
+class _ProgressWatcher(threading.Thread):
+    """Reads the job row every half second on its own connection, as the job page does."""
+
+    def __init__(self, job_id: int):
+        super().__init__(daemon=True)
+        self.job_id = job_id
+        self.samples: list[tuple[float, str, int, int | None]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from contacts.models import BankImportJob
+
+        t0 = time.perf_counter()
+        last_print = -10.0
+        try:
+            while not self.done.wait(0.5):
+                status, processed, total = BankImportJob.objects.values_list(
+                    "status", "processed", "total"
+                ).get(pk=self.job_id)
+                at = time.perf_counter() - t0
+                self.samples.append((at, status, processed, total))
+                if at - last_print >= 5:
+                    pct = f"{processed * 100 // total}%" if total else "?"
+                    print(f"  [{at:5.1f}s] job {status}: {processed:,} / {total or 0:,} ({pct})")
+                    last_print = at
+        finally:
+            connection.close()
+
+
+def _run_job(path: Path, actor, *, watch: bool) -> tuple[object, float, list]:
+    """Create a job for the stored file, run the task function on it; seconds taken."""
+    from contacts.bank_jobs import bank_import_job_create
+    from contacts.tasks import bank_import_run
+
+    job = bank_import_job_create(
+        actor=actor, file_name=f"{path.stem}.csv", stored_file=path.name, source="bench"
+    )
+    watcher = _ProgressWatcher(job.pk)
+    if watch:
+        watcher.start()
+    t0 = time.perf_counter()
+    outcome = bank_import_run(job.pk)
+    elapsed = time.perf_counter() - t0
+    if watch:
+        watcher.done.set()
+        watcher.join()
+    job.refresh_from_db()
+    assert outcome == "done", (outcome, job.error_message)
+    return job, elapsed, watcher.samples
+
+
 def _run() -> dict:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from contacts.bank import bank_records_import, bank_records_match_remark_mobiles
+    from contacts.bank import bank_records_match_remark_mobiles
+    from contacts.bank_jobs import bank_import_dir
     from contacts.models import Branch, Customer
 
     call_command("migrate", verbosity=0)
     Branch.objects.bulk_create(
         [Branch(code=f"BR{i:03d}", name=f"第{i}支行") for i in range(300)], ignore_conflicts=True
     )
+    ops = get_user_model().objects.create_superuser("bench-ops", password=None)
     rng = random.Random(20260401)
     t0 = time.perf_counter()
     data = _generate(ROWS, rng)
-    print(f"generated {ROWS:,} rows in {time.perf_counter() - t0:.1f}s (not timed)", flush=True)
-
-    def rows():
-        for values in data:
-            yield dict(zip(KEYS, values, strict=True))
-
-    t0 = time.perf_counter()
-    result = bank_records_import(rows=rows(), source="bench", match=False)
-    import_s = time.perf_counter() - t0
-    rows_per_s = ROWS / import_s
+    path = bank_import_dir() / f"bench-{os.getpid()}"
+    _write_csv(path, data)
+    size_mb = path.stat().st_size / 1e6
     print(
-        f"imported {result.created:,} new / {result.updated:,} updated, "
-        f"{result.error_count} errors in {import_s:.1f}s: {rows_per_s:,.0f} rows/s",
+        f"generated {ROWS:,} rows, {size_mb:.0f} MB of CSV in {time.perf_counter() - t0:.1f}s "
+        "(not timed)",
         flush=True,
     )
-    changed = [(*v[:6], "是", *v[7:9], "gte6m", *v[10:]) for v in data[::10]]
-    t0 = time.perf_counter()
-    again = bank_records_import(
-        rows=(dict(zip(KEYS, v, strict=True)) for v in changed), source="bench", match=False
+
+    copy_s = _raw_copy(path)
+    copy_rows_per_s = ROWS / copy_s
+    print(
+        f"raw COPY of the file into an unindexed text table: {copy_s:.1f}s: "
+        f"{copy_rows_per_s:,.0f} rows/s",
+        flush=True,
     )
-    reimport_s = time.perf_counter() - t0
-    assert (again.created, again.updated) == (0, len(changed)), again.as_dict()
+
+    job, import_s, samples = _run_job(path, ops, watch=True)
+    rows_per_s = ROWS / import_s
+    moving = sorted({s[2] for s in samples if s[1] == "running"})
+    print(
+        f"imported {job.created_count:,} new / {job.updated_count:,} updated, "
+        f"{job.error_count} errors in {import_s:.1f}s: {rows_per_s:,.0f} rows/s "
+        f"(job #{job.pk}, {len(moving)} distinct progress counts seen while running)",
+        flush=True,
+    )
+    assert (job.created_count, job.error_count) == (ROWS, 0), job.error_message
+    print(
+        f"import vs raw COPY: {rows_per_s / copy_rows_per_s:.3f} of COPY's rows/s",
+        flush=True,
+    )
+
+    changed = [(*v[:6], "是", *v[7:9], "gte6m", *v[10:]) for v in data[::10]]
+    again_path = bank_import_dir() / f"bench-{os.getpid()}-again"
+    _write_csv(again_path, changed)
+    again, reimport_s, _ = _run_job(again_path, ops, watch=False)
+    assert (again.created_count, again.updated_count) == (0, len(changed))
     reimport_rows_per_s = len(changed) / reimport_s
     print(
-        f"re-imported {again.updated:,} rows (all updates) in {reimport_s:.1f}s: "
+        f"re-imported {again.updated_count:,} rows (all updates) in {reimport_s:.1f}s: "
         f"{reimport_rows_per_s:,.0f} rows/s",
         flush=True,
     )
@@ -197,6 +305,10 @@ def _run() -> dict:
         "rows": ROWS,
         "rows_per_s": round(rows_per_s),
         "import_s": round(import_s, 2),
+        "copy_rows_per_s": round(copy_rows_per_s),
+        "copy_s": round(copy_s, 2),
+        "ratio_vs_copy": round(rows_per_s / copy_rows_per_s, 4),
+        "progress_counts_seen": len(moving),
         "reimport_rows": len(changed),
         "reimport_rows_per_s": round(reimport_rows_per_s),
         "customers": CUSTOMERS,

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,9 +10,18 @@ from django.utils.translation import gettext_lazy as _
 
 from scrm.core.errors import DomainError
 
-from .bank import bank_records_import, bank_rows_preview, rows_from_file
+from .bank import bank_rows_preview, rows_from_file
+from .bank_jobs import (
+    IMPORT_PERMISSION,
+    bank_import_file_store,
+    bank_import_job_create,
+    bank_import_job_error_report,
+    bank_import_job_get,
+    bank_import_job_retry,
+    bank_import_jobs_visible_to,
+)
 from .crypto import mask_id_number, mask_phone
-from .models import BankRecord, Branch, Customer, FollowRelation, TimelineEntry
+from .models import BankImportJob, BankRecord, Branch, Customer, FollowRelation, TimelineEntry
 from .privacy import (
     customer_erase,
     customer_marketing_opt_out,
@@ -176,15 +181,10 @@ class TimelineEntryAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(customer__in=visible)
 
 
-def _upload_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "bank-imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @admin.register(BankRecord)
 class BankRecordAdmin(admin.ModelAdmin):
-    """The bank's customer file (D1, D4): upload, preview per-row errors, then import."""
+    """The bank's customer file (D1, D4): upload, preview per-row errors, then confirm,
+    which queues an import job (``BankImportJobAdmin`` shows its progress)."""
 
     list_display = (
         "customer_no",
@@ -233,29 +233,19 @@ class BankRecordAdmin(admin.ModelAdmin):
             if not token or token["id"] != request.POST["confirm"]:
                 self.message_user(request, _("请重新上传文件"), messages.ERROR)
                 return redirect(reverse("admin:contacts_bankrecord_import"))
-            stored = _upload_dir() / token["id"]
             try:
-                rows = rows_from_file(name=token["name"], data=stored.read_bytes())
-                result = bank_records_import(
-                    rows=rows, actor=request.user, request=request, source=token["name"]
+                job = bank_import_job_create(
+                    actor=request.user,
+                    file_name=token["name"],
+                    stored_file=token["id"],
+                    total=token.get("total"),
+                    source="admin",
                 )
-            except (DomainError, FileNotFoundError) as exc:
-                message = exc.message if isinstance(exc, DomainError) else _("请重新上传文件")
-                self.message_user(request, message, messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
                 return redirect(reverse("admin:contacts_bankrecord_import"))
-            finally:
-                stored.unlink(missing_ok=True)
-            self.message_user(
-                request,
-                _("导入完成：新增 %(c)d，更新 %(u)d，错误 %(e)d，认证客户 %(m)d")
-                % {
-                    "c": result.created,
-                    "u": result.updated,
-                    "e": result.error_count,
-                    "m": result.matched,
-                },
-            )
-            return redirect(reverse("admin:contacts_bankrecord_changelist"))
+            self.message_user(request, _("已提交导入任务，正在后台导入"))
+            return redirect(reverse("admin:contacts_bankimportjob_change", args=[job.pk]))
         if request.method == "POST" and request.FILES.get("file"):
             upload = request.FILES["file"]
             data = upload.read()
@@ -265,9 +255,12 @@ class BankRecordAdmin(admin.ModelAdmin):
                 context["error"] = exc.message
                 return TemplateResponse(request, "admin/contacts/bankrecord/import.html", context)
             preview = bank_rows_preview(rows=rows)
-            file_id = uuid.uuid4().hex
-            (_upload_dir() / file_id).write_bytes(data)
-            request.session["bank_import_file"] = {"id": file_id, "name": upload.name}
+            file_id = bank_import_file_store(data=data)
+            request.session["bank_import_file"] = {
+                "id": file_id,
+                "name": upload.name,
+                "total": preview.total,
+            }
             context.update(
                 preview=preview,
                 valid=preview.total - preview.error_count,
@@ -275,6 +268,119 @@ class BankRecordAdmin(admin.ModelAdmin):
                 file_name=upload.name,
             )
         return TemplateResponse(request, "admin/contacts/bankrecord/import.html", context)
+
+
+@admin.register(BankImportJob)
+class BankImportJobAdmin(admin.ModelAdmin):
+    """Bank-file import jobs: progress, counts, the rows in error and their full report.
+
+    Seen by people who may import bank records, and by whoever uploaded the job. Jobs
+    are written only by the import itself; a failed one can be queued again."""
+
+    list_display = (
+        "id",
+        "file_name",
+        "status",
+        "processed",
+        "total",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    list_display_links = ("id", "file_name")
+    list_filter = ("status",)
+    search_fields = ("file_name",)
+    actions = ["retry_jobs"]
+
+    def get_queryset(self, request):
+        return bank_import_jobs_visible_to(request.user)
+
+    def _may_see(self, request, obj=None) -> bool:
+        user = request.user
+        if user.has_perm(IMPORT_PERMISSION):
+            return True
+        if obj is None:
+            return bank_import_jobs_visible_to(user).exists()
+        return obj.created_by_id == user.pk
+
+    def has_module_permission(self, request):
+        return self._may_see(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_see(request, obj)
+
+    def has_add_permission(self, request):
+        return False  # a job comes from an upload (the bank records' import page)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/errors.csv",
+                self.admin_site.admin_view(self.error_report_view),
+                name="contacts_bankimportjob_errors",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The job page: a progress bar that reloads itself while the job runs."""
+        try:
+            job = bank_import_job_get(user=request.user, job_id=int(object_id))
+        except (DomainError, ValueError) as exc:
+            if isinstance(exc, DomainError) and exc.status == 403:
+                raise PermissionDenied(exc.message) from exc
+            raise Http404 from exc
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("导入任务 #%(id)d") % {"id": job.pk},
+            "job": job,
+            "refresh_s": 2 if job.is_active else None,
+            "can_retry": job.status == BankImportJob.Status.FAILED
+            and request.user.has_perm(IMPORT_PERMISSION),
+        }
+        return TemplateResponse(request, "admin/contacts/bankrecord/job.html", context)
+
+    def error_report_view(self, request, pk: int):
+        """The full per-row error report (CSV); audited as an export."""
+        try:
+            path_, name = bank_import_job_error_report(
+                user=request.user, job_id=pk, request=request
+            )
+        except DomainError as exc:
+            if exc.status == 403:
+                raise PermissionDenied(exc.message) from exc
+            raise Http404(exc.message) from exc
+        return FileResponse(
+            path_.open("rb"),
+            as_attachment=True,
+            filename=name,
+            content_type="text/csv; charset=utf-8",
+        )
+
+    def has_import_permission(self, request) -> bool:
+        return request.user.has_perm(IMPORT_PERMISSION)
+
+    @admin.action(description=_("重新导入所选的失败任务"), permissions=["import"])
+    def retry_jobs(self, request, queryset):
+        done = 0
+        for pk in queryset.filter(status=BankImportJob.Status.FAILED).values_list("pk", flat=True):
+            try:
+                bank_import_job_retry(actor=request.user, job_id=pk)
+            except DomainError as exc:
+                self.message_user(request, f"#{pk}: {exc.message}", messages.ERROR)
+                continue
+            done += 1
+        self.message_user(request, _("已重新提交 %(n)d 个导入任务") % {"n": done})
 
 
 # Channel codes and the staff directory have their own module.

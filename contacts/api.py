@@ -6,7 +6,8 @@ Systems authenticate with a token, pages with the session; errors are
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -16,7 +17,12 @@ from rest_framework.views import APIView
 
 from scrm.core.errors import DomainError
 
-from .bank import bank_records_import, customer_bind_by_manager, rows_from_file
+from .bank import customer_bind_by_manager
+from .bank_jobs import (
+    bank_import_job_error_report,
+    bank_import_job_get,
+    bank_import_job_submit,
+)
 from .privacy import (
     customer_erase,
     customer_marketing_opt_out,
@@ -25,7 +31,8 @@ from .privacy import (
 )
 from .selectors import customer_list, customers_visible_to
 from .serializers import (
-    BankImportResultSerializer,
+    BankImportAcceptedSerializer,
+    BankImportJobSerializer,
     BankImportSerializer,
     BindSerializer,
     CustomerDetailSerializer,
@@ -149,10 +156,11 @@ class CustomerExportApi(APIView):
 @extend_schema(
     tags=["bank records"],
     request={"multipart/form-data": BankImportSerializer, "application/json": BankImportSerializer},
-    responses={200: BankImportResultSerializer},
+    responses={202: BankImportAcceptedSerializer},
 )
 class BankRecordImportApi(APIView):
-    """Load bank customer rows (file upload or JSON rows): counts and per-row errors."""
+    """Queue a load of bank customer rows (file upload or JSON rows): 202 with the job's
+    URL (``Location``); the job's status, counts and per-row errors are read there."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
@@ -163,12 +171,45 @@ class BankRecordImportApi(APIView):
         body.is_valid(raise_exception=True)
         upload = body.validated_data.get("file")
         if upload is not None:
-            rows = rows_from_file(name=upload.name, data=upload.read())
-            source = upload.name
+            job = bank_import_job_submit(
+                actor=request.user, file_name=upload.name, data=upload.read(), source="api"
+            )
         else:
-            rows = body.validated_data["rows"]
-            source = "api"
-        result = bank_records_import(rows=rows, actor=request.user, request=request, source=source)
+            job = bank_import_job_submit(
+                actor=request.user, rows=body.validated_data["rows"], source="api"
+            )
+        url = request.build_absolute_uri(reverse("api-bank-import-job", args=[job.pk]))
         return Response(
-            BankImportResultSerializer(result.as_dict()).data, status=status.HTTP_200_OK
+            BankImportAcceptedSerializer(
+                {"id": job.pk, "status": job.status, "status_url": url}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+
+@extend_schema(tags=["bank records"], responses=BankImportJobSerializer)
+class BankImportJobApi(APIView):
+    """One import job: status, progress, counts and the first rows in error. Seen by
+    people who may import bank records and by whoever submitted the job."""
+
+    def get(self, request, pk: int):
+        job = bank_import_job_get(user=request.user, job_id=pk)
+        return Response(BankImportJobSerializer(job, context={"request": request}).data)
+
+
+@extend_schema(
+    tags=["bank records"],
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV")},
+)
+class BankImportJobErrorsApi(APIView):
+    """The job's full per-row error report (CSV); audited as an export."""
+
+    def get(self, request, pk: int):
+        path, name = bank_import_job_error_report(user=request.user, job_id=pk, request=request)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=name,
+            content_type="text/csv; charset=utf-8",
         )

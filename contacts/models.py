@@ -402,3 +402,71 @@ class BankRecord(models.Model):
 
     def __str__(self) -> str:
         return self.customer_no
+
+
+class BankImportJob(models.Model):
+    """One load of the bank's customer file (D1, D4), run in the background.
+
+    The request stores the file under ``VAR_DIR/bank-imports`` and creates the job;
+    a worker claims it (queued → running), reports progress while it imports, and
+    finishes it (done or failed). The import upserts by customer number, so a job
+    whose worker died can simply run again from the start.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("导入中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上传人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    # Relative to VAR_DIR/bank-imports; kept until the job is done, so it can be retried.
+    stored_file = models.CharField(_("存储文件"), max_length=255)
+    source = models.CharField(_("来源"), max_length=16, default="admin")
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    total = models.PositiveIntegerField(_("总行数"), null=True, blank=True)
+    processed = models.PositiveIntegerField(_("已处理行数"), default=0)
+    created_count = models.PositiveIntegerField(_("新增"), default=0)
+    updated_count = models.PositiveIntegerField(_("更新"), default=0)
+    error_count = models.PositiveIntegerField(_("错误行数"), default=0)
+    matched_count = models.PositiveIntegerField(_("认证客户数"), default=0)
+    # The first rows in error (line, customer_no, messages); all of them in ``error_report``.
+    errors = models.JSONField(_("错误行"), default=list, blank=True)
+    error_report = models.CharField(_("错误报告文件"), max_length=255, blank=True)
+    error_message = models.TextField(_("失败原因"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("执行次数"), default=0)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    enqueued_at = models.DateTimeField(_("入队时间"), null=True, blank=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("心跳时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("行内客户导入任务")
+        verbose_name_plural = _("行内客户导入任务")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return None
+        return min(99, self.processed * 100 // self.total)

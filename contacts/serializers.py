@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from .crypto import mask_phone
-from .models import Customer, TimelineEntry
+from .models import BankImportJob, Customer, TimelineEntry
 from .privacy import customer_phones
 
 
@@ -122,10 +123,53 @@ class RowErrorSerializer(serializers.Serializer):
     messages = serializers.ListField(child=serializers.CharField())
 
 
-class BankImportResultSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    error_count = serializers.IntegerField()
-    errors = RowErrorSerializer(many=True)
-    matched = serializers.IntegerField()
+class BankImportAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="queued / running / done / failed")
+    status_url = serializers.URLField()
+
+
+class BankImportJobSerializer(serializers.ModelSerializer):
+    # Plain string: "status" choice sets differ across apps and would collide in the schema.
+    status = serializers.CharField(read_only=True, help_text="queued / running / done / failed")
+    created = serializers.IntegerField(source="created_count", read_only=True)
+    updated = serializers.IntegerField(source="updated_count", read_only=True)
+    matched = serializers.IntegerField(source="matched_count", read_only=True)
+    percent = serializers.IntegerField(read_only=True, allow_null=True)
+    errors = RowErrorSerializer(many=True, read_only=True, help_text="the first 1,000 rows")
+    error_report_url = serializers.SerializerMethodField(help_text="full report (CSV), audited")
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BankImportJob
+        fields = (
+            "id",
+            "status",
+            "file_name",
+            "source",
+            "total",
+            "processed",
+            "percent",
+            "created",
+            "updated",
+            "error_count",
+            "matched",
+            "errors",
+            "error_report_url",
+            "error_message",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "status_url",
+        )
+
+    def _url(self, name: str, pk: int) -> str:
+        url = reverse(name, args=[pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+    def get_status_url(self, obj) -> str:
+        return self._url("api-bank-import-job", obj.pk)
+
+    def get_error_report_url(self, obj) -> str:
+        return self._url("api-bank-import-job-errors", obj.pk) if obj.error_report else ""

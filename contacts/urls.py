@@ -23,6 +23,16 @@ urlpatterns = [
         name="api-customer-opt-out",
     ),
     path("api/bank-records/import/", api.BankRecordImportApi.as_view(), name="api-bank-import"),
+    path(
+        "api/bank-records/import/jobs/<int:pk>/",
+        api.BankImportJobApi.as_view(),
+        name="api-bank-import-job",
+    ),
+    path(
+        "api/bank-records/import/jobs/<int:pk>/errors.csv",
+        api.BankImportJobErrorsApi.as_view(),
+        name="api-bank-import-job-errors",
+    ),
     path("customers/", views.customer_list_page, name="customer-list"),
     path("customers/<int:pk>/", views.customer_detail_page, name="customer-detail"),
     path("h5/verify/<str:token>/", views.h5_verify, name="h5-verify"),

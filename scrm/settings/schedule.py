@@ -31,6 +31,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    # Bank-file imports whose task was lost, or whose worker died mid-import.
+    "bank-import-sweep": {
+        "task": "contacts.tasks.bank_import_jobs_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
     # The staff directory (department as branch, who left).
     "staff-directory-sync": {
         "task": "contacts.tasks.staff_directory_sync",

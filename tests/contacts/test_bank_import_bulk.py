@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from encrypted_model_fields.fields import EncryptedCharField
 
-from contacts import bank
+from contacts import bank_import as bank
 from contacts.bank import bank_records_import
 from contacts.crypto import encrypt_many, phone_hash, phone_normalize
 from contacts.models import BankRecord, Branch
