@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from scrm.wecom.errors import WeComRetryableError
+
+from .services.announce import announcement_send as _announcement_send
+from .services.announce import announcements_sweep as _announcements_sweep
 from .services.expiry import coupons_expire
 from .services.lifecycle import campaigns_end_due
 
@@ -17,3 +21,22 @@ def expiry_sweep() -> dict:
     """
     return {"coupons_expired": coupons_expire(), "campaigns_ended": campaigns_end_due()}
 
+
+@shared_task(
+    name="campaigns.announcement_send",
+    autoretry_for=(WeComRetryableError,),
+    retry_backoff=30,
+    retry_jitter=True,
+    max_retries=5,
+)
+def announcement_send(announcement_id: int) -> str:
+    """Send one campaign announcement. When the retries run out the row is back to
+    pending and ``announcements_sweep`` sends it again later."""
+    return _announcement_send(announcement_id=announcement_id)
+
+
+@shared_task(name="campaigns.announcements_sweep")
+def announcements_sweep() -> dict:
+    """Resend pending announcements whose task was lost; mark calls that never came
+    back as failed. A failed run changes nothing; the next run does the same."""
+    return _announcements_sweep()

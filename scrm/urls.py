@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("scrm.workspace.urls")),
     path("", include("scrm.content.urls")),
     path("", include("tagging.urls")),
+    path("", include("campaigns.urls")),
 ]

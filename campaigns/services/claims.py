@@ -622,3 +622,37 @@ def contact_record(
         CampaignContact.objects.filter(pk=contact.pk, opened_at__isnull=True).update(opened_at=now)
         contact.opened_at = now
     return contact
+
+
+def coupon_issue(
+    *,
+    actor,
+    campaign_id: int,
+    template_id: int | None = None,
+    external_userid: str = "",
+    customer_no: str = "",
+    now: datetime | None = None,
+) -> ClaimResult:
+    """The bank's systems issue a coupon to a customer named by ``external_userid`` or
+    bank customer number: the same stock and limit guarantees as a customer's claim;
+    the audience is the bank's to choose, the verified-only gate (D4) still holds."""
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(
+        "campaigns.issue_coupons"
+    ):
+        raise DomainError("forbidden", _("该账号没有发放优惠券的权限"), status=403)
+    if external_userid:
+        customers = Customer.objects.filter(external_userid=external_userid)
+    elif customer_no:
+        customers = Customer.objects.filter(bank_record__customer_no=customer_no)
+    else:
+        raise DomainError("customer_required", _("请提供 external_userid 或行内客户号"))
+    customer = customers.exclude(status=Customer.Status.ERASED).order_by("pk").values("pk").first()
+    if customer is None:
+        raise DomainError("customer_not_found", _("客户不存在"), status=404)
+    return coupon_claim(
+        customer_id=customer["pk"],
+        campaign_id=campaign_id,
+        template_id=template_id,
+        source=Coupon.Source.API,
+        now=now,
+    )

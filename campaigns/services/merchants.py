@@ -146,3 +146,9 @@ def merchant_key_authenticate(raw: str) -> MerchantKey | None:
         # At most one write per key every few minutes, whatever the POS traffic.
         MerchantKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+@transaction.atomic
+def merchant_staff_remove(*, actor, staff_id: int) -> None:
+    _require_editor(actor)
+    MerchantStaff.objects.filter(pk=staff_id).delete()

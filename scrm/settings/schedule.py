@@ -67,6 +67,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Campaign announcements whose task was lost are sent again.
+    "campaigns-announcements-sweep": {
+        "task": "campaigns.announcements_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {
         "task": "scrm.wecom.tasks.wecom_sync",
