@@ -285,9 +285,7 @@ def channel_code_delete(*, channel_id: int) -> None:
             ).delete()
             if deleted or not ChannelCode.objects.filter(pk=channel_id).exists():
                 return
-    raise DomainError(
-        "channel_push_busy", _("渠道活码正在被同时修改，未能同步到企业微信，请稍后再保存一次")
-    )
+    raise DomainError("channel_push_busy", _("渠道活码正在被同时修改，未能删除，请稍后再试"))
 
 
 # --------------------------------------------------------------------------- figures
