@@ -12,6 +12,8 @@ callback followed by the re-read) — or when its owner marks the task done.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,29 +26,44 @@ from scrm.workspace.services import task_ensure
 from .models import CustomerGroup, GroupPool
 from .pools import TASK_KIND_NOTICE
 
+logger = logging.getLogger(__name__)
+
 
 def _same_text(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
 
 
 def pool_welcome_update(*, pool_id: int, text: str) -> GroupPool:
-    """Set the pool's welcome message and push it to WeCom's group welcome template."""
+    """Set the pool's welcome message and push it to WeCom's group welcome template.
+
+    WeCom is called with no transaction open; the result is recorded in a short one
+    after. When two updates race and both create a template, the first recorded is
+    kept, it gets the later text, and the other template is deleted in WeCom.
+    """
     text = text.strip()
     if not text:
         raise DomainError("welcome_empty", _("请填写入群欢迎语"))
     if len(text.encode()) > 4000:
         raise DomainError("welcome_too_long", _("入群欢迎语不能超过4000字节"))
+    template_id = GroupPool.objects.values_list("welcome_template_id", flat=True).get(pk=pool_id)
+    created = ""
+    try:
+        if template_id:
+            wecom.group_welcome_template_edit(template_id, text=text)
+        else:
+            created = wecom.group_welcome_template_add(text=text)
+    except WeComError as exc:
+        raise DomainError(
+            "wecom_failed", _("企业微信更新入群欢迎语失败：%(e)s") % {"e": exc.errmsg}
+        ) from exc
+    orphan = ""
     with transaction.atomic():
         pool = GroupPool.objects.select_for_update().get(pk=pool_id)
-        try:
+        if created:
             if pool.welcome_template_id:
-                wecom.group_welcome_template_edit(pool.welcome_template_id, text=text)
+                orphan = created  # another update recorded its template first
             else:
-                pool.welcome_template_id = wecom.group_welcome_template_add(text=text)
-        except WeComError as exc:
-            raise DomainError(
-                "wecom_failed", _("企业微信更新入群欢迎语失败：%(e)s") % {"e": exc.errmsg}
-            ) from exc
+                pool.welcome_template_id = created
         pool.welcome_text = text
         pool.welcome_version += 1
         pool.save(
@@ -55,7 +72,13 @@ def pool_welcome_update(*, pool_id: int, text: str) -> GroupPool:
         CustomerGroup.objects.filter(pool=pool, status=CustomerGroup.Status.NORMAL).update(
             welcome_version=pool.welcome_version
         )
-        return pool
+    if orphan:
+        try:
+            wecom.group_welcome_template_edit(pool.welcome_template_id, text=text)
+            wecom.group_welcome_template_delete(orphan)
+        except WeComError:
+            logger.warning("welcome template race: could not settle", extra={"pool_id": pool.pk})
+    return pool
 
 
 @transaction.atomic

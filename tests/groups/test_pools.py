@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from groups.health import (
@@ -95,6 +96,33 @@ def test_members_of_an_open_pool_are_not_flagged(db):
 
 
 # --------------------------------------------------------------------------- welcome (D5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_welcome_template_goes_to_wecom_with_no_transaction_open(wecom_sandbox, monkeypatch):
+    from django.db import transaction
+
+    from scrm.wecom.adapter import wecom
+
+    seen: list[str] = []
+
+    def spy(name):
+        real = getattr(wecom, name)
+
+        def call(*args, **kwargs):
+            assert not transaction.get_connection().in_atomic_block, name
+            seen.append(name)
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("group_welcome_template_add", "group_welcome_template_edit"):
+        monkeypatch.setattr(wecom, name, spy(name))
+    pool = GroupPoolFactory()
+    pool_welcome_update(pool_id=pool.pk, text="本周福利：周三 12:00 美食五折")
+    pool = pool_welcome_update(pool_id=pool.pk, text="本周福利：周五 20:00 抽奖")
+    assert seen == ["group_welcome_template_add", "group_welcome_template_edit"]
+    assert pool.welcome_template_id and pool.welcome_version == 2
 
 
 def test_a_welcome_change_reaches_every_group_of_the_pool_through_one_wecom_template(
