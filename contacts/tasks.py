@@ -26,8 +26,9 @@ def customer_refresh(external_userid: str) -> None:
 def channel_code_push(channel_id: int) -> None:
     """Create/update (or withdraw) one channel's contact way in WeCom.
 
-    Final failure: no retry; the push rolls back, so the channel keeps its last pushed
-    code, the worker logs the error, and saving the channel in the admin pushes it again."""
+    Final failure: no retry; the push records what WeCom holds after the failed call
+    (the channel keeps its last pushed code, or none), the worker logs the error, and
+    saving the channel in the admin pushes it again."""
     from scrm.wecom.client import triggered_by
 
     from .channels import channel_code_push as push
