@@ -10,7 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from scrm.core.errors import DomainError
 
 from .models import CustomerGroup, GroupDayStat, GroupMember, GroupPool, Region, RoutingDecision
-from .pools import PoolSaved, pool_rotate_join_way, pool_save, pool_validate, pool_wecom_push
+from .pools import (
+    PoolSaved,
+    group_place,
+    pool_rotate_join_way,
+    pool_save,
+    pool_validate,
+    pool_wecom_push,
+)
 from .selectors import groups_visible_to, groups_with_fill, pools_with_rollover, regions_with_counts
 
 
@@ -220,6 +227,13 @@ class MemberInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    # Members are mirrored from WeCom: shown, never written here.
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(CustomerGroup)
 class CustomerGroupAdmin(admin.ModelAdmin):
@@ -240,7 +254,28 @@ class CustomerGroupAdmin(admin.ModelAdmin):
     search_fields = ("name", "chat_id", "owner_userid")
     raw_id_fields = ("owner", "pool", "region")
     inlines = [MemberInline]
-    readonly_fields = ("health", "health_checked_on", "last_active_on", "notice_version")
+    # A group is WeCom's: ops only choose its pool (and region); the rest is mirrored.
+    fields = (
+        "pool",
+        "region",
+        "name",
+        "chat_id",
+        "owner",
+        "owner_userid",
+        "status",
+        "member_count",
+        "health",
+        "health_checked_on",
+        "last_active_on",
+        "notice_version",
+    )
+    readonly_fields = fields[2:]
+
+    def has_add_permission(self, request):
+        return False  # groups come from WeCom
+
+    def save_model(self, request, obj, form, change):
+        group_place(group_id=obj.pk, pool_id=obj.pool_id, region_id=obj.region_id)
 
     def get_queryset(self, request):
         visible = groups_visible_to(user=request.user)

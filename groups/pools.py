@@ -322,6 +322,21 @@ def group_register_in_pool(*, group_id: int, pool_id: int) -> bool:
     )
 
 
+@transaction.atomic
+def group_place(*, group_id: int, pool_id: int | None, region_id: int | None) -> CustomerGroup:
+    """Ops put a group into a pool (its region follows the pool's) or take it out, or
+    set the region of a group outside any pool. The group's own fields stay as WeCom
+    has them."""
+    group = CustomerGroup.objects.select_for_update().get(pk=group_id)
+    pool = GroupPool.objects.filter(pk=pool_id).first() if pool_id else None
+    if pool_id and pool is None:
+        raise DomainError("pool_not_found", _("群池不存在"))
+    group.pool = pool
+    group.region_id = pool.region_id if pool is not None else region_id
+    group.save(update_fields=["pool", "region", "updated_at"])
+    return group
+
+
 def members_flag_unverified(*, group: CustomerGroup, userids: Sequence[str]) -> int:
     """D4: in a verified-only pool's group, flag customers who are not verified
     (or unknown to the bank) and put a check on the owner's task list."""

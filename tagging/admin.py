@@ -7,6 +7,7 @@ WeCom by ``tag_group_push`` once the admin's transaction has committed.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -136,17 +137,39 @@ class TagGroupAdmin(admin.ModelAdmin):
             messages.success(request, _("已删除 %(n)s 个标签组") % {"n": done})
 
 
+class CustomerTagForm(forms.ModelForm):
+    class Meta:
+        model = CustomerTag
+        fields = ("customer", "tag", "source", "staff")
+
+    def clean_tag(self):
+        tag = self.cleaned_data.get("tag")
+        if tag is not None and tag.is_deleted:
+            raise forms.ValidationError(_("标签已删除"))
+        return tag
+
+
 @admin.register(CustomerTag)
 class CustomerTagAdmin(admin.ModelAdmin):
+    form = CustomerTagForm
     list_display = ("customer", "tag", "source", "staff", "added_at", "synced_at")
     list_filter = ("source", ("synced_at", admin.EmptyFieldListFilter))
     raw_id_fields = ("customer", "tag", "staff")
     readonly_fields = ("added_at", "synced_at")
 
+    def get_readonly_fields(self, request, obj=None):
+        # A tag on a customer is added or removed, never rewritten.
+        if obj is not None:
+            return ("customer", "tag", "source", "staff", "added_at", "synced_at")
+        return self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            services.customer_tags_push_on_commit(customer_id=obj.customer_id)
+        if change:
+            return
+        row, _created = services.customer_tag_add(
+            customer=obj.customer, tag=obj.tag, source=obj.source, staff=obj.staff
+        )
+        obj.pk = row.pk
 
     def delete_model(self, request, obj):
         services.customer_tags_remove(rows=[obj])

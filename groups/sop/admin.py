@@ -44,8 +44,22 @@ class SopSlotInline(admin.TabularInline):
     autocomplete_fields = ()
 
 
+class SopPlanForm(forms.ModelForm):
+    class Meta:
+        model = SopPlan
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", _("结束日期不能早于开始日期"))
+        return data
+
+
 @admin.register(SopPlan)
 class SopPlanAdmin(admin.ModelAdmin):
+    form = SopPlanForm
     list_display = ("name", "status", "holiday_policy", "start_date", "end_date", "preview_link")
     list_filter = ("status", "holiday_policy")
     search_fields = ("name",)
@@ -55,9 +69,7 @@ class SopPlanAdmin(admin.ModelAdmin):
     actions = ["pause_plans", "resume_plans"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        services.sop_plan_save(plan=obj, actor=request.user)
 
     @admin.display(description=_("预览"))
     def preview_link(self, obj):

@@ -71,6 +71,38 @@ def sop_slot_create(
 
 
 @transaction.atomic
+def sop_plan_save(*, plan: SopPlan, actor) -> SopPlan:
+    """Save a plan edited by ops (the admin form). A change of status goes through
+    pause/resume, so a resumed plan starts from now and never sends missed slots late."""
+    if plan.end_date and plan.start_date and plan.end_date < plan.start_date:
+        raise DomainError("invalid_range", "结束日期不能早于开始日期")
+    if plan.pk is None:
+        plan.created_by = actor
+        plan.save()
+        return plan
+    wanted = plan.status
+    current = SopPlan.objects.select_for_update().get(pk=plan.pk)
+    plan.status, plan.paused_at, plan.active_since = (
+        current.status,
+        current.paused_at,
+        current.active_since,
+    )
+    plan.save()
+    if wanted != current.status:
+        changed = (
+            sop_plan_pause(plan_id=plan.pk)
+            if wanted == SopPlan.Status.PAUSED
+            else sop_plan_resume(plan_id=plan.pk)
+        )
+        plan.status, plan.paused_at, plan.active_since = (
+            changed.status,
+            changed.paused_at,
+            changed.active_since,
+        )
+    return plan
+
+
+@transaction.atomic
 def sop_plan_pause(*, plan_id: int) -> SopPlan:
     plan = SopPlan.objects.select_for_update().get(pk=plan_id)
     if plan.status != SopPlan.Status.PAUSED:
