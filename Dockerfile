@@ -13,7 +13,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gettext \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app --uid 10001 scrm \
-    && mkdir -p /var/lib/scrm && chown scrm /var/lib/scrm
+    && mkdir -p /var/lib/scrm/bank-imports /var/lib/scrm/prometheus \
+    && chown -R scrm /var/lib/scrm
 
 COPY pyproject.toml README.md LICENSE ./
 COPY scrm ./scrm
@@ -33,5 +34,8 @@ RUN pip install . \
 
 USER scrm
 EXPOSE 8000
-CMD ["gunicorn", "scrm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", \
+# The config file shares request metrics between the workers (Prometheus multiprocess
+# mode, files in $SCRM_VAR_DIR/prometheus, emptied at start).
+CMD ["gunicorn", "scrm.wsgi", "--config", "/app/scrm/gunicorn_conf.py", \
+     "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", \
      "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "20"]

@@ -336,6 +336,8 @@ def web_argv(*, host: str, port: int, workers: int) -> list[str]:
     return [
         str(Path(PYTHON).parent / "gunicorn"),
         "scrm.wsgi",
+        # Request metrics shared by the worker processes (Prometheus multiprocess mode).
+        "--config", str(BASE_DIR / "scrm" / "gunicorn_conf.py"),
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
         "--worker-class", "sync",

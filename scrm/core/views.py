@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from .health import CHECKS, system_health
+from .metrics import metrics_refusal, metrics_render
 from .roles import Role, user_has_role
 
 
@@ -19,6 +21,20 @@ def healthz(request):
     failed = sorted(name for name, result in checks.items() if not result["ok"])
     body = {"status": "ok" if healthy else "fail", "failed": failed, "checks": checks}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus figures, for the scraper only (see ``metrics_refusal``)."""
+    refused = metrics_refusal(request)
+    if refused == 401:
+        response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if refused:
+        return HttpResponse("forbidden\n", status=refused, content_type="text/plain")
+    return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)
 
 
 @login_required

@@ -12,6 +12,7 @@ from .celery import *  # noqa: F403
 from .database import *  # noqa: F403
 from .env import BASE_DIR, env, env_bool, var_dir
 from .logging import *  # noqa: F403
+from .observability import *  # noqa: F403
 from .privacy import *  # noqa: F403
 from .redis import REDIS_URL
 from .schedule import *  # noqa: F403
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "django_prometheus",
     "scrm.core",
     "scrm.wecom",
     "scrm.content",
@@ -51,6 +53,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: request latency and errors by view, for /metrics
+    # (the inner one is django-prometheus' own, made safe in scrm.core.metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "scrm.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -62,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "scrm.core.metrics.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
