@@ -47,7 +47,17 @@ class SopSlotInline(admin.TabularInline):
 class SopPlanForm(forms.ModelForm):
     class Meta:
         model = SopPlan
-        fields = "__all__"
+        fields = (
+            "name",
+            "status",
+            "holiday_policy",
+            "start_date",
+            "end_date",
+            "target_pools",
+            "target_regions",
+            "target_owners",
+            "target_groups",
+        )
 
     def clean(self):
         data = super().clean()
