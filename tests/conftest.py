@@ -241,3 +241,31 @@ def draft(cast):
     from scrm.content import services as content_services
 
     return content_services.content_create(actor=cast.ops, title="草稿", text="还没审核")
+
+
+@pytest.fixture
+def wecom_calls_outside_transactions(monkeypatch):
+    """Observe our adapter: ``watch(*names)`` makes each named WeCom call assert that no
+    database transaction is open while WeCom answers, and returns the list of the calls
+    made (in order). Use with a transactional test: a plain ``db`` test runs inside one."""
+    from django.db import transaction
+
+    from scrm.wecom.adapter import wecom
+
+    seen: list[str] = []
+
+    def watch(*names: str) -> list[str]:
+        for name in names:
+            real = getattr(wecom, name)
+
+            def call(*args, _name=name, _real=real, **kwargs):
+                assert not transaction.get_connection().in_atomic_block, (
+                    f"{_name} inside a transaction"
+                )
+                seen.append(_name)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(wecom, name, call)
+        return seen
+
+    return watch

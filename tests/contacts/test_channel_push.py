@@ -30,23 +30,8 @@ def corp(wecom_sandbox, cast):
 
 
 @pytest.fixture
-def no_transaction_during_calls(monkeypatch):
-    """Observe our adapter: every contact-way call must find no transaction open."""
-    from scrm.wecom.adapter import wecom
-
-    seen: list[str] = []
-
-    def spy(name, real):
-        def call(*args, **kwargs):
-            assert not transaction.get_connection().in_atomic_block, f"{name} inside a transaction"
-            seen.append(name)
-            return real(*args, **kwargs)
-
-        return call
-
-    for name in WAY_CALLS:
-        monkeypatch.setattr(wecom, name, spy(name, getattr(wecom, name)))
-    return seen
+def no_transaction_during_calls(wecom_calls_outside_transactions):
+    return wecom_calls_outside_transactions(*WAY_CALLS)
 
 
 def _ways(sandbox) -> dict[str, dict]:

@@ -99,25 +99,12 @@ def test_members_of_an_open_pool_are_not_flagged(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_welcome_template_goes_to_wecom_with_no_transaction_open(wecom_sandbox, monkeypatch):
-    from django.db import transaction
-
-    from scrm.wecom.adapter import wecom
-
-    seen: list[str] = []
-
-    def spy(name):
-        real = getattr(wecom, name)
-
-        def call(*args, **kwargs):
-            assert not transaction.get_connection().in_atomic_block, name
-            seen.append(name)
-            return real(*args, **kwargs)
-
-        return call
-
-    for name in ("group_welcome_template_add", "group_welcome_template_edit"):
-        monkeypatch.setattr(wecom, name, spy(name))
+def test_the_welcome_template_goes_to_wecom_with_no_transaction_open(
+    wecom_sandbox, wecom_calls_outside_transactions
+):
+    seen = wecom_calls_outside_transactions(
+        "group_welcome_template_add", "group_welcome_template_edit"
+    )
     pool = GroupPoolFactory()
     pool_welcome_update(pool_id=pool.pk, text="本周福利：周三 12:00 美食五折")
     pool = pool_welcome_update(pool_id=pool.pk, text="本周福利：周五 20:00 抽奖")

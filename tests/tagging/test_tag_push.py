@@ -18,23 +18,8 @@ TAG_CALLS = ("corp_tags", "corp_tag_add", "corp_tag_edit", "corp_tag_delete")
 
 
 @pytest.fixture
-def no_transaction_during_calls(monkeypatch):
-    """Observe our adapter: every corp-tag call must find no transaction open."""
-    from scrm.wecom.adapter import wecom
-
-    seen: list[str] = []
-
-    def spy(name, real):
-        def call(*args, **kwargs):
-            assert not transaction.get_connection().in_atomic_block, f"{name} inside a transaction"
-            seen.append(name)
-            return real(*args, **kwargs)
-
-        return call
-
-    for name in TAG_CALLS:
-        monkeypatch.setattr(wecom, name, spy(name, getattr(wecom, name)))
-    return seen
+def no_transaction_during_calls(wecom_calls_outside_transactions):
+    return wecom_calls_outside_transactions(*TAG_CALLS)
 
 
 def _new_group(name: str, *tags: str) -> TagGroup:
