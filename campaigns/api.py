@@ -11,6 +11,7 @@ Errors are ``{"code", "message"}`` JSON, like the rest of the API.
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +24,6 @@ from rest_framework.authentication import (
     get_authorization_header,
 )
 from rest_framework.permissions import BasePermission, IsAuthenticated
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.models import Customer
@@ -128,9 +128,14 @@ def _validated(serializer_class, data) -> dict | Answer:
     return Answer(400, {"code": "invalid", "message": message, "fields": errors})
 
 
-def _respond(answer: Answer) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return Response(answer.body, status=answer.status, headers=headers)
+def _respond(answer: Answer) -> HttpResponse:
+    """The answer's stored JSON text itself, so a replay is byte for byte the first answer."""
+    response = HttpResponse(
+        answer.json_text(), status=answer.status, content_type="application/json"
+    )
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _redemption_body(result: RedeemResult) -> dict:
@@ -239,7 +244,7 @@ class RedemptionReverseApi(APIView):
 
         key = request.headers.get("Idempotency-Key", "")
         if not key:
-            return Response(action().body, status=200)
+            return _respond(action())
         return _respond(
             idempotent(
                 owner=f"merchant:{merchant.pk}",

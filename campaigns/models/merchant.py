@@ -197,7 +197,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(_("幂等键"), max_length=255)
     fingerprint = models.CharField(_("请求摘要"), max_length=64)
     status_code = models.PositiveSmallIntegerField(_("状态码"), null=True, blank=True)
-    body = models.JSONField(_("应答"), null=True, blank=True)
+    # The answer's exact JSON text: a replay sends the very same bytes.
+    body = models.TextField(_("应答"), blank=True, default="")
     created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
 
     class Meta:

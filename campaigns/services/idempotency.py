@@ -32,6 +32,14 @@ class Answer:
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    text: str = ""  # the JSON sent, byte for byte the same on every replay
+
+    def json_text(self) -> str:
+        return self.text or answer_text(self.body)
+
+
+def answer_text(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def request_fingerprint(*, method: str, path: str, data: Any) -> str:
@@ -67,15 +75,17 @@ def idempotent(*, owner: str, key: str, fingerprint: str, action: Callable[[], A
                     _("该幂等键已用于另一个请求，请为新请求使用新的幂等键"),
                     status=422,
                 )
-            return Answer(status=record.status_code or 500, body=record.body or {}, replayed=True)
+            text = record.body or "{}"
+            return Answer(
+                status=record.status_code or 500, body=json.loads(text), replayed=True, text=text
+            )
         try:
             with transaction.atomic():
                 answer = action()
         except DomainError as exc:
             answer = Answer(status=exc.status, body=exc.as_dict())
-        # Stored as JSON and answered from the same primitives: a replay is identical.
-        body = json.loads(json.dumps(answer.body, default=str))
+        text = answer_text(answer.body)
         record.status_code = answer.status
-        record.body = body
+        record.body = text
         record.save(update_fields=["status_code", "body"])
-        return Answer(status=answer.status, body=body)
+        return Answer(status=answer.status, body=json.loads(text), text=text)

@@ -62,13 +62,13 @@ def test_a_retried_key_gets_the_identical_answer_success_or_failure(pos, templat
     body = {"code": coupon.code, "amount_fen": 15000}
     first = redeem(pos, body, key="order-1")
     again = redeem(pos, body, key="order-1")
-    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert (again.status_code, again.content) == (first.status_code, first.content)
     assert again["Idempotent-Replayed"] == "true"
     assert Redemption.objects.count() == 1
     other = redeem(pos, body, key="order-2")
     assert (other.status_code, other.json()["code"]) == (409, "already_redeemed")
     retried = redeem(pos, body, key="order-2")
-    assert (retried.status_code, retried.json()) == (409, other.json())
+    assert (retried.status_code, retried.content) == (409, other.content)
 
 
 def test_the_same_key_with_another_body_is_422(pos, template):
