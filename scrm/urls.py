@@ -20,10 +20,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("wecom/", include("scrm.wecom.urls")),
+    path("", include("campaigns.urls")),
     path("", include("contacts.urls")),
     path("", include("groups.urls")),
     path("", include("scrm.workspace.urls")),
     path("", include("scrm.content.urls")),
     path("", include("tagging.urls")),
-    path("", include("campaigns.urls")),
 ]

@@ -50,6 +50,7 @@ from ..models import (
     Coupon,
     CouponTemplate,
 )
+from ..sql import Statement
 from ..velocity import velocity_count
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -257,6 +258,15 @@ def _t(model) -> str:
 
 
 @functools.cache
+def _facts_statement() -> Statement:
+    return Statement("campaigns_customer_facts", _facts_sql())
+
+
+@functools.cache
+def _claim_statement() -> Statement:
+    return Statement("campaigns_claim", _claim_sql())
+
+
 def _facts_sql() -> str:
     # Table names come from the models' metadata, quoted; every value is a parameter.
     return f"""
@@ -292,7 +302,7 @@ def customer_facts(*, customer_id: int, config: CampaignConfig | None) -> Custom
         "regions": list(config.region_ids) if config else [],
     }
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(), params)
+        _facts_statement().execute(cursor, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -339,7 +349,6 @@ class ClaimResult:
     coupons: list[Coupon]
 
 
-@functools.cache
 def _claim_sql() -> str:
     counter, template, campaign = _t(ClaimCounter), _t(CouponTemplate), _t(Campaign)
     coupon, contact = _t(Coupon), _t(CampaignContact)
@@ -408,15 +417,18 @@ def _limit_keys(
 
 def _why_no_stock(*, campaign_id: int, template_id: int, now: datetime) -> ClaimRefused:
     """Only on a refusal: which guard of the claim statement said no."""
-    campaign = Campaign.objects.filter(pk=campaign_id).values("status", "starts_at", "ends_at")
-    row = campaign.first()
+    row = (
+        CouponTemplate.objects.filter(pk=template_id)
+        .values("stock_remaining", "campaign__status", "campaign__starts_at", "campaign__ends_at")
+        .first()
+    )
     if row is None or not (
-        row["status"] == Campaign.Status.LIVE and row["starts_at"] <= now < row["ends_at"]
+        row["campaign__status"] == Campaign.Status.LIVE
+        and row["campaign__starts_at"] <= now < row["campaign__ends_at"]
     ):
         campaign_config_forget(campaign_id)
         return _refused("campaign_not_live")
-    template = CouponTemplate.objects.filter(pk=template_id).first()
-    if template is not None and template.stock_remaining > 0:
+    if row["stock_remaining"] > 0:
         return _refused("out_of_stock", "daily")
     return _refused("out_of_stock")
 
@@ -462,7 +474,7 @@ def _claim_write(
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    cursor.execute(_claim_sql(), params)
+                    _claim_statement().execute(cursor, params)
                     limits, stock, budget, _contact, ids = cursor.fetchone()
                     ids = ids or {}
                 if limits < len(keys):
@@ -607,21 +619,28 @@ def claim_refusal_record(
 
 def contact_record(
     *, campaign_id: int, customer_id: int, now: datetime | None = None, opened: bool = False
-) -> CampaignContact:
+) -> None:
     """The customer's first contact with the campaign, with their A/B variant (kept for
     good); ``opened`` marks the link as opened (the funnel's second step)."""
     now = now or timezone.now()
     config = campaign_config(campaign_id)
     variant = variant_for(config, customer_id) if config else None
-    contact, _created = CampaignContact.objects.get_or_create(
-        campaign_id=campaign_id,
-        customer_id=customer_id,
-        defaults={"variant_id": variant.id if variant else None, "first_contact_at": now},
+    CampaignContact.objects.bulk_create(
+        [
+            CampaignContact(
+                campaign_id=campaign_id,
+                customer_id=customer_id,
+                variant_id=variant.id if variant else None,
+                first_contact_at=now,
+                opened_at=now if opened else None,
+            )
+        ],
+        ignore_conflicts=True,
     )
-    if opened and contact.opened_at is None:
-        CampaignContact.objects.filter(pk=contact.pk, opened_at__isnull=True).update(opened_at=now)
-        contact.opened_at = now
-    return contact
+    if opened:
+        CampaignContact.objects.filter(
+            campaign_id=campaign_id, customer_id=customer_id, opened_at__isnull=True
+        ).update(opened_at=now)
 
 
 def coupon_issue(
