@@ -23,7 +23,7 @@ from scrm.content.rules import VAR_CUSTOMER_NAME, VAR_MANAGER_NAME
 from scrm.content.selectors import content_get_approved
 from scrm.content.services import content_message_build
 from scrm.core.errors import DomainError
-from scrm.wecom.adapter import WeCom
+from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import WeComPermanentError
 
 from ..links import claim_url
@@ -184,7 +184,7 @@ def announcement_send(*, announcement_id: int) -> str:
     }
     payload["attachments"] = [*payload.get("attachments", [])[:8], link]
     try:
-        result = WeCom().msg_template_add(
+        result = wecom.msg_template_add(
             chat_type="single",
             sender=staff.userid,
             external_userid=[customer.external_userid],

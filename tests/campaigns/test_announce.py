@@ -125,3 +125,17 @@ def test_a_campaign_is_announced_only_when_live_with_approved_content(cast, appr
     with pytest.raises(Exception) as info:
         announce.campaign_announce(actor=cast.ops, campaign_id=unapproved.pk)
     assert info.value.code == "content_not_approved"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wecom_is_called_with_no_transaction_open(
+    cast, people, approved, wecom_sandbox, monkeypatch, wecom_calls_outside_transactions
+):
+    monkeypatch.setattr(announce, "_enqueue", lambda ids: None)
+    calls = wecom_calls_outside_transactions("msg_template_add")
+    campaign = CampaignFactory(announcement=approved)
+    CouponTemplateFactory(campaign=campaign)
+    announce.campaign_announce(actor=cast.ops, campaign_id=campaign.pk)
+    for row in Announcement.objects.filter(campaign=campaign):
+        assert announce.announcement_send(announcement_id=row.pk) == "sent"
+    assert calls == ["msg_template_add"] * 4
