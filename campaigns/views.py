@@ -9,6 +9,7 @@ URL is the credential, not a cookie a third-party page could ride on.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import segno
@@ -57,6 +58,15 @@ def _refusal(request: HttpRequest, exc: DomainError, context: dict | None = None
     )
 
 
+@functools.cache
+def _wallet_path_template() -> str:
+    return reverse("campaigns:h5-coupons", args=["TOKEN"])
+
+
+def _wallet_path(customer_id: int) -> str:
+    return _wallet_path_template().replace("TOKEN", wallet_token_make(customer_id=customer_id))
+
+
 def _int(value) -> int | None:
     try:
         number = int(value)
@@ -86,9 +96,7 @@ def h5_claim(request: HttpRequest, token: str) -> HttpResponse:
         except ClaimRefused as exc:
             page = None if _wants_json(request) else _page_context(link, token)
             return _refusal(request, exc, page)
-        wallet = reverse(
-            "campaigns:h5-coupons", args=[wallet_token_make(customer_id=link.customer_id)]
-        )
+        wallet = _wallet_path(link.customer_id)
         if _wants_json(request):
             body = {
                 "claim": str(result.claim_ref),
@@ -113,7 +121,7 @@ def _page_context(link, token: str) -> dict | None:
     page = claim_page(customer_id=link.customer_id, campaign_id=link.campaign_id)
     if page is None:
         return None
-    wallet = reverse("campaigns:h5-coupons", args=[wallet_token_make(customer_id=link.customer_id)])
+    wallet = _wallet_path(link.customer_id)
     return {
         "page": page,
         "options": [

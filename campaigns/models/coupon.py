@@ -163,7 +163,7 @@ class Coupon(models.Model):
         "contacts.Customer", verbose_name=_("客户"), on_delete=models.PROTECT, related_name="+"
     )
     phone_hash = models.CharField(_("手机号摘要"), max_length=64, blank=True)
-    claim_ref = models.UUIDField(_("领取批次"), db_index=True)
+    claim_ref = models.UUIDField(_("领取批次"))
     instalment_no = models.PositiveSmallIntegerField(_("期数"), default=1)
     source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
     status = models.CharField(

@@ -23,6 +23,7 @@ always read under the statement's row locks.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import time
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -393,12 +394,17 @@ WITH lim AS (
     RETURNING id, code
 ), contact AS (
     INSERT INTO {contact} (campaign_id, customer_id, variant_id, first_contact_at)
-    SELECT %(campaign)s, %(customer)s, %(variant)s, %(now)s WHERE EXISTS (SELECT 1 FROM ins)
+    SELECT %(campaign)s, %(customer)s, %(variant)s, %(now)s
+    WHERE %(record_contact)s AND EXISTS (SELECT 1 FROM ins)
     ON CONFLICT (campaign_id, customer_id) DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM lim), (SELECT count(*) FROM stock), (SELECT count(*) FROM budget),
-    (SELECT count(*) FROM contact), (SELECT json_object_agg(code, id) FROM ins)
+SELECT campaigns_claim_verdict(
+        (SELECT count(*) FROM lim) = %(nkeys)s,
+        EXISTS (SELECT 1 FROM stock),
+        NOT %(has_budget)s OR EXISTS (SELECT 1 FROM budget)
+    ),
+    (SELECT json_object_agg(code, id) FROM ins), (SELECT count(*) FROM contact)
 """  # noqa: S608
 
 
@@ -433,6 +439,25 @@ def _why_no_stock(*, campaign_id: int, template_id: int, now: datetime) -> Claim
     return _refused("out_of_stock")
 
 
+def _claim_execute(params: dict) -> dict[str, int]:
+    """Run the claim statement; the coupons' ids by code. Outside a transaction it is a
+    transaction of its own (one round trip); inside one, it gets a savepoint, so a
+    refusal leaves the caller's transaction usable."""
+    atomic = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
+        _claim_statement().execute(cursor, params)
+        _ok, ids, _contact = cursor.fetchone()
+    return ids or {}
+
+
+def _verdict_of(exc: DatabaseError) -> str | None:
+    """The refusal code ``campaigns_claim_verdict`` raised, if it was that."""
+    cause = exc.__cause__
+    if getattr(cause, "pgcode", None) != "P0001":
+        return None
+    return getattr(getattr(cause, "diag", None), "message_primary", None)
+
+
 def _claim_write(
     *,
     config: CampaignConfig,
@@ -461,6 +486,9 @@ def _claim_write(
             "has_budget": config.has_budget,
             "cost": template.cost_cap_fen * template.instalments,
             "variant": variant.id if variant else None,
+            # The first contact records an A/B variant; without variants the page's
+            # visit records it (the funnel's "link opened"), not every claim.
+            "record_contact": variant is not None,
             "customer": facts.id,
             "phone_hash": facts.phone_hash,
             "claim_ref": str(claim_ref),
@@ -472,22 +500,23 @@ def _claim_write(
             "vus": [until for _no, _s, until in validity],
         }
         try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    _claim_statement().execute(cursor, params)
-                    limits, stock, budget, _contact, ids = cursor.fetchone()
-                    ids = ids or {}
-                if limits < len(keys):
-                    raise _refused("limit_reached")
-                if not stock:
-                    raise _why_no_stock(campaign_id=config.id, template_id=template.id, now=now)
-                if config.has_budget and not budget:
-                    raise _refused("out_of_stock", "budget")
+            ids = _claim_execute(params)
         except IntegrityError:
             # A new code equal to an existing one (about 1 in 2**75): draw again.
             if attempt == 2:
                 raise
             continue
+        except DatabaseError as exc:
+            verdict = _verdict_of(exc)
+            if verdict == "limit_reached":
+                raise _refused("limit_reached") from None
+            if verdict == "out_of_stock":
+                raise _why_no_stock(
+                    campaign_id=config.id, template_id=template.id, now=now
+                ) from None
+            if verdict == "budget":
+                raise _refused("out_of_stock", "budget") from None
+            raise
         coupons = [
             Coupon(
                 id=ids[code],
@@ -602,7 +631,7 @@ def claim_refusal_record(
     """Every refused claim is kept with its reason (D4), and the customer's first
     contact with the campaign is recorded even when the claim was refused (D13)."""
     now = now or timezone.now()
-    if campaign_id is not None and customer_id is not None:
+    if campaign_id is not None and customer_id is not None and _has_variants(campaign_id):
         contact_record(campaign_id=campaign_id, customer_id=customer_id, now=now)
     return ClaimRefusal.objects.create(
         at=now,
@@ -615,6 +644,11 @@ def claim_refusal_record(
         phone_hash=phone_hash,
         ip=ip or None,
     )
+
+
+def _has_variants(campaign_id: int) -> bool:
+    config = campaign_config(campaign_id)
+    return bool(config and config.variants)
 
 
 def contact_record(
