@@ -45,9 +45,7 @@ def refused(customer, template, **kw) -> ClaimRefused:
     return info.value
 
 
-def test_a_claim_gets_a_checked_code_and_takes_one_from_stock(
-    template, customer
-):
+def test_a_claim_gets_a_checked_code_and_takes_one_from_stock(template, customer):
     result = claim(customer, template)
     [coupon] = result.coupons
     stored = Coupon.objects.get(pk=coupon.pk)
