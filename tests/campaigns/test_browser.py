@@ -15,6 +15,21 @@ from tests.factories import CustomerFactory, UserFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# A camera and a QR reader for the page's scanner: a canvas stream, and a detector
+# that reads the coupon's QR text from it.
+_FAKE_CAMERA = """
+window.BarcodeDetector = class {
+  constructor() {}
+  detect() { return Promise.resolve([{ rawValue: "QR_TEXT" }]); }
+};
+navigator.mediaDevices.getUserMedia = () => {
+  const canvas = document.createElement("canvas");
+  canvas.getContext("2d").fillRect(0, 0, 10, 10);
+  return Promise.resolve(canvas.captureStream());
+};
+"""
+
+
 def _watch_csp(page) -> list[str]:
     violations: list[str] = []
     page.on(
@@ -58,6 +73,14 @@ def test_claim_see_the_qr_then_the_store_scans_and_redeems_it(
         login(staff_page, live_server.url, "cashier")
         staff_page.goto(redeem_url(code=code))  # what the QR code holds
         assert staff_page.input_value("#code").replace("-", "") == code
+        # Where the browser can read QR codes, the page scans them itself.
+        scanner = staff.new_page()
+        scanner.add_init_script(_FAKE_CAMERA.replace("QR_TEXT", redeem_url(code=code)))
+        scanner.goto(f"{live_server.url}/m/redeem/")
+        scanner.click("#scan")
+        scanner.wait_for_function("document.getElementById('code').value !== ''")
+        assert scanner.input_value("#code") == code
+        scanner.close()
         staff_page.fill("#amount", "158")
         staff_page.click("#confirm")
         staff_page.wait_for_selector("#result")
