@@ -7,9 +7,13 @@ from scrm.core.migration_ops import move_content_types
 
 
 class Migration(migrations.Migration):
+    # The rename comes after every migration that wrote to the old tables' names
+    # (foreign keys added by contacts and SOP), whatever order the graph picks.
     dependencies = [
         ("content", "0001_initial"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("contacts", "0003_bank_records_privacy"),
+        ("sop", "0003_task_kinds_groups"),
     ]
 
     operations = [

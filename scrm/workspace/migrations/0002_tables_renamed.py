@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("workspace", "0001_initial"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("sop", "0004_tasks_to_workspace"),
     ]
 
     operations = [
