@@ -520,6 +520,104 @@ def _sop_plan(content: dict, pools: dict, users: dict, now: datetime) -> bool:
     return True
 
 
+DEMO_CAMPAIGN = "深圳福利群·老街火锅满减"
+DEMO_MERCHANT = "老街火锅"
+
+
+def _coupon_campaign(users: dict, content: dict, now: datetime, say) -> object:
+    """D7: one live coupon campaign for the Shenzhen groups, a merchant with a store,
+    its cashier's login and POS key, and a token for the bank's systems. Keys are
+    printed when made (set SCRM_DEMO_MERCHANT_KEY / SCRM_DEMO_API_TOKEN to fix them)."""
+    import os
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+
+    from campaigns.models import Campaign, Merchant, MerchantKey
+    from campaigns.services import lifecycle, merchants
+    from groups.models import Region
+
+    ops, compliance, admin = users["ops"], users["compliance"], users["admin"]
+    region = Region.objects.get(code="440300")
+    merchant = Merchant.objects.filter(name=DEMO_MERCHANT).first()
+    if merchant is None:
+        merchant = merchants.merchant_save(
+            actor=ops, data={"name": DEMO_MERCHANT, "region": region}
+        )
+        store = merchants.store_save(
+            actor=ops,
+            merchant_id=merchant.pk,
+            data={"code": "FT01", "name": "福田店", "region": region},
+        )
+        cashier, _ = get_user_model().objects.get_or_create(username="cashier")
+        cashier.set_password(DEMO_PASSWORD)
+        cashier.save()
+        merchants.merchant_staff_save(
+            actor=ops, user=cashier, merchant_id=merchant.pk, store_id=store.pk
+        )
+    if not MerchantKey.objects.filter(merchant=merchant, revoked_at=None).exists():
+        _key, raw = merchants.merchant_key_create(
+            actor=admin,
+            merchant_id=merchant.pk,
+            name="演示收银机",
+            raw_key=os.environ.get("SCRM_DEMO_MERCHANT_KEY") or None,
+        )
+        say(f"merchant POS key (POST /api/redemptions/): {raw}")
+    bank, created = get_user_model().objects.get_or_create(username="bank-systems")
+    if created:
+        bank.set_unusable_password()
+        bank.save()
+        bank.user_permissions.add(
+            Permission.objects.get(content_type__app_label="campaigns", codename="issue_coupons")
+        )
+    if not Token.objects.filter(user=bank).exists():
+        token = Token.objects.create(
+            user=bank, key=(os.environ.get("SCRM_DEMO_API_TOKEN") or Token.generate_key())[:40]
+        )
+        say(f"bank-systems API token (POST /api/coupons/issue/): {token.key}")
+    campaign = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
+    if campaign is None:
+        campaign = lifecycle.campaign_create(
+            actor=ops,
+            data={
+                "name": DEMO_CAMPAIGN,
+                "title": "老街火锅满 100 减 20",
+                "rules_text": "深圳福利群成员专享，每人限领 1 张，领取后 7 天内到店使用。",
+                "starts_at": now - timedelta(days=1),
+                "ends_at": now + timedelta(days=30),
+                "verified_only": False,
+                "per_customer_limit": 1,
+                "audience_regions": [region],
+                "announcement": content["周三美食五折"],
+            },
+        )
+        lifecycle.template_create(
+            actor=ops,
+            campaign_id=campaign.pk,
+            data={
+                "title": "满100减20",
+                "kind": "amount_off",
+                "face_value_fen": 2000,
+                "min_spend_fen": 10000,
+                "validity": "relative",
+                "valid_days": 7,
+                "total_stock": 500,
+                "daily_stock": 100,
+                "merchants": [merchant],
+            },
+        )
+    if campaign.status == Campaign.Status.DRAFT:
+        campaign = lifecycle.campaign_submit(actor=ops, campaign_id=campaign.pk)
+    if campaign.status == Campaign.Status.PENDING:
+        campaign = lifecycle.campaign_approve(
+            actor=compliance, campaign_id=campaign.pk, comment="演示活动，符合要求"
+        )
+    if campaign.status == Campaign.Status.APPROVED:
+        campaign = lifecycle.campaign_go_live(actor=ops, campaign_id=campaign.pk)
+    return campaign
+
+
 def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
     """Load the demo; in sandbox mode, through WeCom as a bank's data arrives."""
     _guard()
@@ -556,6 +654,14 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
         if _joins_in_wecom(sandbox, customers, pools):
             _wait(_inbox_drained, wait_s, "the group joins to be processed", say)
         _interest_tags(customers, tags)
+        campaign = _coupon_campaign(users, content, now, say)
+        first = Customer.objects.filter(external_userid=customers[0].external_userid).first()
+        if first is not None:
+            from campaigns.links import claim_url
+
+            say(
+                f"a demo customer's claim link: {claim_url(customer_id=first.pk, campaign_id=campaign.pk)}"
+            )
         task_rules_run(today=today)
         if _sop_plan(content, pools, users, now):
             from groups.sop.tasks import sop_tick_task

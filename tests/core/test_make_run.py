@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -120,6 +121,14 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
         assert response.status_code == 200
         assert "/admin/login/" not in response.url
         assert "运营后台" in response.text
+        # D7: the demo's coupon campaign is live, ops see it, a customer's link opens it.
+        campaigns = session.get(f"{base}/admin/campaigns/campaign/", timeout=10)
+        assert "深圳福利群·老街火锅满减" in campaigns.text and "进行中" in campaigns.text
+        assert "merchant POS key (POST /api/redemptions/): mk_" in printed, printed[-2000:]
+        claim = re.search(r"a demo customer's claim link: (\S+)", printed)
+        assert claim, printed[-2000:]
+        page = requests.get(base + urlsplit(claim.group(1)).path, timeout=10)
+        assert page.status_code == 200 and "老街火锅满 100 减 20" in page.text, page.text[:500]
 
         for manager in ("manager1", "manager2", "manager3"):
             own = requests.Session()
