@@ -16,14 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from scrm.core.access import viewer_scope
 from scrm.core.audit import audit_record
 from scrm.core.errors import DomainError
 from scrm.core.models import AuditEvent
-from scrm.core.roles import Role, user_has_role
 
 from .crypto import mask_phone, phone_hash, phone_normalize
 from .models import BankRecord, Customer, FollowRelation, TimelineEntry
-from .selectors import customers_visible_to, staff_of, user_sees_all_customers
+from .selectors import customers_visible_to, staff_of
 
 VERIFY_TIMELINE_KIND = "verified"
 _H5_VERIFY_SALT = "contacts.h5.verify"
@@ -139,18 +139,16 @@ def follow_set_remark_mobiles(*, follow: FollowRelation, mobiles: Iterable[str])
 def bank_records_in_scope_of(user) -> QuerySet[BankRecord]:
     """Bank records a person may bind customers to: ops every record; branch managers
     and customer managers the records of their own branch (the record's ``branch``).
-    Records of no known branch are left to ops. Mirrors ``customers_visible_to``."""
+    Records of no known branch are left to ops. The scope is the one access rule's
+    (``scrm.core.access.viewer_scope``), applied to the record's branch."""
     qs = BankRecord.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user_sees_all_customers(user):
+    scope = viewer_scope(user)
+    if scope.everything:
         return qs
     staff = staff_of(user)
-    if staff is None or staff.branch_id is None:
+    if scope.nothing or staff is None or staff.branch_id is None:
         return qs.none()
-    if user_has_role(user, Role.BRANCH_MANAGER) or user_has_role(user, Role.CUSTOMER_MANAGER):
-        return qs.filter(branch_id=staff.branch_id)
-    return qs.none()
+    return qs.filter(branch_id=staff.branch_id)
 
 
 def _attempt_count(key: str, *, limit: int, window_s: int = 3600) -> None:

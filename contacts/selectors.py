@@ -23,7 +23,6 @@ __all__ = [
     "follow_relations_open",
     "staff_active",
     "staff_of",
-    "user_sees_all_customers",
 ]
 
 
@@ -41,10 +40,6 @@ def customer_by_external_userid(external_userid: str) -> Customer | None:
 
 def staff_active() -> QuerySet[Staff]:
     return Staff.objects.filter(status=Staff.Status.ACTIVE)
-
-
-def user_sees_all_customers(user) -> bool:
-    return viewer_scope(user).everything
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
