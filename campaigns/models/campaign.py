@@ -16,6 +16,9 @@ from django.utils.translation import gettext_lazy as _
 class Campaign(models.Model):
     class Kind(models.TextChoices):
         COUPON = "coupon", _("优惠券")
+        LOTTERY = "lottery", _("抽奖")
+        RED_PACKET = "red_packet", _("红包")
+        REFERRAL = "referral", _("老带新")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")

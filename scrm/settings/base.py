@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "scrm.core",
     "scrm.wecom",
+    "scrm.payments",
     "scrm.content",
     "scrm.workspace",
     "contacts",
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "groups.sop",
     "tagging",
     "campaigns",
+    "campaigns.payouts",
+    "campaigns.lottery",
+    "campaigns.referral",
     "scrm.demo",
 ]
 
