@@ -17,6 +17,7 @@ from django.utils import timezone
 from contacts.models import Customer, Staff
 from scrm.wecom.values import wecom_time
 
+from . import hooks
 from .models import CustomerGroup, GroupMember, GroupMemberChange
 
 
@@ -46,8 +47,12 @@ _MEMBER_FIELDS = (
 
 
 @transaction.atomic
-def group_upsert_from_wecom(*, chat: dict) -> tuple[CustomerGroup, GroupSyncResult]:
-    """Create or refresh a group and its members from a ``group_chat`` object."""
+def group_upsert_from_wecom(
+    *, chat: dict, state: str = ""
+) -> tuple[CustomerGroup, GroupSyncResult]:
+    """Create or refresh a group and its members from a ``group_chat`` object.
+
+    ``state``: the join way's state of the callback that caused the read, for the hooks."""
     now = timezone.now()
     result = GroupSyncResult()
     chat_id = chat["chat_id"]
@@ -83,7 +88,7 @@ def group_upsert_from_wecom(*, chat: dict) -> tuple[CustomerGroup, GroupSyncResu
         group.save()
         if result.members_skipped:
             return group, result
-    _members_reconcile(group, members, now, result)
+    _members_reconcile(group, members, now, result, state=state)
     CustomerGroup.objects.filter(pk=group.pk).update(
         member_version=str(chat.get("member_version") or "")[:64]
     )
@@ -107,7 +112,7 @@ def _member_values(item: dict, customers: dict[str, int]) -> dict:
 
 
 def _members_reconcile(
-    group: CustomerGroup, members: list[dict], now, result: GroupSyncResult
+    group: CustomerGroup, members: list[dict], now, result: GroupSyncResult, *, state: str = ""
 ) -> None:
     """Write only what differs: a 200-member group re-read after one join costs one insert."""
     existing = {m.userid: m for m in GroupMember.objects.filter(group=group)}
@@ -169,6 +174,43 @@ def _members_reconcile(
     if changes:
         GroupMemberChange.objects.bulk_create(changes)
     result.members_removed = len(gone)
+    _members_hooks(group, changes, customers, existing, state=state)
+
+
+def _members_hooks(
+    group: CustomerGroup,
+    changes: list[GroupMemberChange],
+    customers: dict[str, int],
+    existing: dict[str, GroupMember],
+    *,
+    state: str,
+) -> None:
+    """Tell the apps above about each customer who joined or left (``groups.hooks``)."""
+    ids: dict[str, int] = {}
+    for change in changes:
+        if change.member_type != GroupMember.MemberType.CUSTOMER:
+            continue
+        old = existing.get(change.userid)
+        customer_id = customers.get(change.userid) or (old.customer_id if old else None)
+        if customer_id:
+            ids[change.userid] = customer_id
+    if not ids:
+        return
+    by_id = Customer.objects.in_bulk(set(ids.values()))
+    for change in changes:
+        customer = by_id.get(ids.get(change.userid, 0))
+        if customer is None:
+            continue
+        if change.kind == GroupMemberChange.Kind.JOIN:
+            hooks.member_joined.call(
+                group=group,
+                customer=customer,
+                joined_at=change.at,
+                join_scene=change.scene,
+                state=state,
+            )
+        else:
+            hooks.member_left.call(group=group, customer=customer, left_at=change.at)
 
 
 @transaction.atomic
@@ -185,7 +227,7 @@ def _chat_lock(chat_id: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"groups.chat:{chat_id}"])
 
 
-def group_sync(*, chat_id: str) -> tuple[CustomerGroup, GroupSyncResult]:
+def group_sync(*, chat_id: str, state: str = "") -> tuple[CustomerGroup, GroupSyncResult]:
     """Re-read one group from WeCom and mirror it, one sync of a group at a time.
 
     The lock is held across the read: WeCom's ``member_version`` is opaque (not
@@ -197,4 +239,4 @@ def group_sync(*, chat_id: str) -> tuple[CustomerGroup, GroupSyncResult]:
     with transaction.atomic():
         _chat_lock(chat_id)
         chat = wecom.group_chat_get(chat_id)
-        return group_upsert_from_wecom(chat=chat)
+        return group_upsert_from_wecom(chat=chat, state=state)

@@ -14,6 +14,7 @@ from .database import *  # noqa: F403
 from .env import BASE_DIR, env, env_bool, var_dir
 from .logging import *  # noqa: F403
 from .observability import *  # noqa: F403
+from .payments import *  # noqa: F403
 from .privacy import *  # noqa: F403
 from .redis import REDIS_URL
 from .schedule import *  # noqa: F403
