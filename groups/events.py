@@ -21,9 +21,7 @@ logger = logging.getLogger(__name__)
 def on_group_changed(fields: dict) -> None:
     """create, or update (members, owner, name, notice): reconcile from ``groupchat/get``."""
     try:
-        group, result = group_sync(
-            chat_id=fields["ChatId"], state=str(fields.get("State") or "")
-        )
+        group, result = group_sync(chat_id=fields["ChatId"], state=str(fields.get("State") or ""))
     except WeComPermanentError as exc:
         # The group is gone or no longer ours to see: a later dismiss event settles it.
         logger.info("group not readable in WeCom", extra={"errcode": exc.errcode})
