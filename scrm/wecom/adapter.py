@@ -104,6 +104,15 @@ class WeCom:
                 if not cursor:
                     break
 
+    def openid_for(self, external_userid: str) -> str:
+        """The customer's openid in the corp's payment app (``convert_to_openid``), for
+        WeChat Pay: only WeChat users (``wm…``) have one (40096 otherwise)."""
+        return str(
+            self._post("externalcontact/convert_to_openid", {"external_userid": external_userid})[
+                "openid"
+            ]
+        )
+
     # ------------------------------------------------------------------ contact ways
     def contact_way_add(self, **fields: Any) -> dict:
         return self._post("externalcontact/add_contact_way", fields)

@@ -69,6 +69,17 @@ class ContactsMixin(SandboxBase):
             result["next_cursor"] = str(start + 500)
         return result
 
+    def convert_to_openid(self, q: dict, b: dict) -> dict:
+        """The customer's openid in the corp's payment app (stable per corp and customer)."""
+        import hashlib
+
+        ext = str(b.get("external_userid") or "")
+        customer = self.state.customers.get(ext)
+        if customer is None or int(customer.get("type") or 1) != 1:
+            raise ApiError(40096, "invalid external_userid")
+        digest = hashlib.sha256(f"{self.config.corp_id}:{ext}".encode()).hexdigest()
+        return {"openid": "oSbx" + digest[:24]}
+
     def batch_get_by_user(self, q: dict, b: dict) -> dict:
         userids = b.get("userid_list") or []
         if not userids or len(userids) > 100:
@@ -238,4 +249,5 @@ API: dict[str, Handler] = {
     "externalcontact/list": ContactsMixin.customer_list,
     "externalcontact/get": ContactsMixin.customer_get,
     "externalcontact/batch/get_by_user": ContactsMixin.batch_get_by_user,
+    "externalcontact/convert_to_openid": ContactsMixin.convert_to_openid,
 }
