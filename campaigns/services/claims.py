@@ -24,6 +24,7 @@ always read under the statement's row locks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import time
@@ -133,6 +134,7 @@ class CampaignConfig:
     group_ids: tuple[int, ...]
     pool_ids: tuple[int, ...]
     region_ids: tuple[int, ...]  # the audience regions and every region below them
+    kind: str = Campaign.Kind.COUPON
     loaded_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
@@ -197,6 +199,7 @@ def _config_load(campaign_id: int) -> CampaignConfig | None:
         group_ids=tuple(campaign.audience_groups.values_list("pk", flat=True)),
         pool_ids=tuple(campaign.audience_pools.values_list("pk", flat=True)),
         region_ids=tuple(sorted(regions_with_descendants(regions))),
+        kind=campaign.kind,
     )
 
 
@@ -466,7 +469,10 @@ def _claim_write(
     variant: VariantConfig | None,
     source: str,
     now: datetime,
+    reserved_fen: int | None = None,
 ) -> ClaimResult:
+    if reserved_fen is None:
+        reserved_fen = template.cost_cap_fen if config.has_budget else 0
     validity = coupon_validity(template, now)
     if any(until <= max(start, now) for _no, start, until in validity):
         raise _refused("not_eligible", "validity_over")
@@ -493,7 +499,7 @@ def _claim_write(
             "phone_hash": facts.phone_hash,
             "claim_ref": str(claim_ref),
             "source": source,
-            "reserved": template.cost_cap_fen if config.has_budget else 0,
+            "reserved": reserved_fen,
             "codes": new_codes,
             "nos": [no for no, _s, _u in validity],
             "vfs": [start for _no, start, _u in validity],
@@ -530,7 +536,7 @@ def _claim_write(
                 instalment_no=no,
                 source=source,
                 status=Coupon.Status.CLAIMED,
-                reserved_fen=template.cost_cap_fen if config.has_budget else 0,
+                reserved_fen=reserved_fen,
                 valid_from=start,
                 valid_until=until,
                 claimed_at=now,
@@ -546,6 +552,33 @@ def _claim_write(
             coupons=coupons,
         )
     raise AssertionError("unreachable")
+
+
+def customer_gate(*, config: CampaignConfig, facts: CustomerFacts | None, by_link: bool) -> None:
+    """The campaign's gates for one customer (D4), for claims and the lottery's draws alike:
+    known and not erased, not blacklisted, verified when the campaign is verified-only, in
+    its audience when acting by link. Raises ``ClaimRefused``."""
+    if facts is None or facts.status == Customer.Status.ERASED:
+        raise _refused("link_invalid", "customer_unknown")
+    if facts.blocked:
+        raise _refused("blocked", "blacklist")
+    if config.verified_only and not facts.verified:
+        raise _refused("not_eligible", "unverified")
+    if by_link and not facts.in_audience:
+        raise _refused("not_eligible", "audience")
+
+
+def velocity_gate(*, config: CampaignConfig, facts: CustomerFacts, ip: str | None) -> None:
+    """Count one action by link against the campaign's per-IP and per-phone hourly limits."""
+    over = velocity_count(
+        campaign_id=config.id,
+        ip=ip,
+        ip_limit=config.velocity_ip_per_hour,
+        phone_hash=facts.phone_hash,
+        phone_limit=config.velocity_phone_per_hour,
+    )
+    if over:
+        raise _refused("blocked", f"velocity_{over}")
 
 
 def coupon_claim(
@@ -569,15 +602,10 @@ def coupon_claim(
             config = campaign_config(campaign_id, fresh=True)  # it may have gone live since
         if config is None or not config.is_open(now):
             raise _refused("campaign_not_live")
+        if config.kind == Campaign.Kind.LOTTERY:
+            raise _refused("not_eligible", "template")  # a lottery's coupons are won, not claimed
         facts = customer_facts(customer_id=customer_id, config=config)
-        if facts is None or facts.status == Customer.Status.ERASED:
-            raise _refused("link_invalid", "customer_unknown")
-        if facts.blocked:
-            raise _refused("blocked", "blacklist")
-        if config.verified_only and not facts.verified:
-            raise _refused("not_eligible", "unverified")
-        if source == Coupon.Source.LINK and not facts.in_audience:
-            raise _refused("not_eligible", "audience")
+        customer_gate(config=config, facts=facts, by_link=source == Coupon.Source.LINK)
         variant = variant_for(config, facts.id)
         allowed = templates_for(config, variant)
         if template_id is None and len(allowed) == 1:
@@ -588,15 +616,7 @@ def coupon_claim(
         if template.per_phone_limit and not facts.phone_hash:
             raise _refused("not_eligible", "no_phone")
         if source == Coupon.Source.LINK:
-            over = velocity_count(
-                campaign_id=config.id,
-                ip=ip,
-                ip_limit=config.velocity_ip_per_hour,
-                phone_hash=facts.phone_hash,
-                phone_limit=config.velocity_phone_per_hour,
-            )
-            if over:
-                raise _refused("blocked", f"velocity_{over}")
+            velocity_gate(config=config, facts=facts, ip=ip)
         return _claim_write(
             config=config, template=template, facts=facts, variant=variant, source=source, now=now
         )
@@ -614,6 +634,44 @@ def coupon_claim(
             now=now,
         )
         raise
+
+
+def coupon_grant(
+    *,
+    campaign_id: int,
+    template_id: int,
+    customer_id: int,
+    phone_hash: str = "",
+    now: datetime | None = None,
+) -> ClaimResult:
+    """Coupons of a template for a customer whom another rule has chosen (a lottery prize),
+    inside the caller's transaction: the template's stock is taken by the claim statement
+    (guarded, the campaign live), but no per-customer or per-phone limit, no velocity and
+    no budget step, as the caller took the cost from the budget itself; each coupon holds
+    its template's cost (``reserved_fen``) so the expiry of an unused one gives it back.
+    Raises ``ClaimRefused`` (not recorded: the caller records its own refusal)."""
+    now = now or timezone.now()
+    config = campaign_config(campaign_id)
+    if config is None or template_id not in config.templates:
+        raise _refused("not_eligible", "template")
+    template = config.templates[template_id]
+    facts = CustomerFacts(
+        id=customer_id,
+        status=Customer.Status.ACTIVE,
+        verified=True,
+        phone_hash=phone_hash,
+        blocked=False,
+        in_audience=True,
+    )
+    return _claim_write(
+        config=dataclasses.replace(config, per_customer_limit=None, has_budget=False),
+        template=dataclasses.replace(template, per_customer_limit=None, per_phone_limit=None),
+        facts=facts,
+        variant=None,
+        source=Coupon.Source.LINK,
+        now=now,
+        reserved_fen=template.cost_cap_fen if config.has_budget else 0,
+    )
 
 
 def claim_refusal_record(

@@ -26,6 +26,7 @@ from scrm.core.models import AuditEvent
 from scrm.core.role_names import OPS_ROLES
 from scrm.core.roles import Role, user_has_any_role, user_has_role
 
+from .. import hooks
 from ..models import Campaign, CampaignStatusChange, CampaignVariant, CouponTemplate
 from .claims import campaign_config_forget
 
@@ -285,6 +286,8 @@ def campaign_customer_texts(campaign: Campaign) -> list[tuple[str, str]]:
         texts.append((_("「%(t)s」的使用说明") % {"t": template.title}, template.description))
     for variant in campaign.variants.order_by("key"):
         texts.append((_("方案 %(k)s 的激励文案") % {"k": variant.key}, variant.message))
+    for more in hooks.review_texts.call(campaign=campaign):
+        texts.extend(more)
     return [(where, text) for where, text in texts if text]
 
 
@@ -299,13 +302,14 @@ def campaign_banned_phrases(campaign: Campaign) -> list[dict]:
 def _review_checks(campaign: Campaign) -> None:
     """What must hold before compliance sees it, and again when they approve it."""
     templates = list(campaign.templates.all())
-    if not templates:
+    if not templates and campaign.kind == Campaign.Kind.COUPON:
         raise DomainError("no_templates", _("活动还没有优惠券模板"), status=409)
     campaign_validate({f: getattr(campaign, f) for f in CAMPAIGN_FIELDS})
     for template in templates:
         template_validate({f: getattr(template, f) for f in TEMPLATE_FIELDS})
     if campaign.announcement_id is not None:
         content_get_approved(content_id=campaign.announcement_id)
+    hooks.review_checks.call(campaign=campaign)
     hits = campaign_banned_phrases(campaign)
     if hits:
         found = "、".join(sorted({f"「{h['phrase']}」（{h['where']}）" for h in hits}))
