@@ -1,3 +1,5 @@
+"""Lotteries under a budget: a prize table with weights and stock, draws in one transaction, replayable records."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,11 @@ class LotteryConfig(AppConfig):
     name = "campaigns.lottery"
     label = "lottery"
     verbose_name = _("抽奖")
+
+    def ready(self) -> None:
+        from campaigns import hooks
+
+        from .services.prizes import lottery_review_checks, lottery_review_texts
+
+        hooks.review_checks.register(lottery_review_checks)
+        hooks.review_texts.register(lottery_review_texts)
