@@ -12,6 +12,7 @@ from scrm.wecom.adapter import wecom
 from scrm.wecom.errors import NOT_EXTERNAL_CONTACT, WeComPermanentError
 from scrm.wecom.values import wecom_time
 
+from . import hooks
 from .models import FollowRelation, Staff
 from .services import (
     customer_channel_attribute,
@@ -116,6 +117,9 @@ def on_customer_added(fields: dict) -> None:
     if channel is not None:
         customer_channel_tags_apply(customer=customer, channel=channel, staff=staff)
     new_friend_task_ensure(relation=relation, channel=channel)
+    hooks.customer_added.call(
+        customer=customer, staff=staff, relation=relation, state=state, added_at=at
+    )
 
 
 def on_customer_edited(fields: dict) -> None:

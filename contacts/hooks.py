@@ -22,3 +22,16 @@ customer_labels = Hook(
     "Short labels to show beside customers in lists (``customer_ids``); returns "
     "{customer_id: [label, ...]}, labels in display order.",
 )
+customer_added = Hook(
+    "customer_added",
+    "A customer added a staff member (``customer``, ``staff``, ``relation``, ``state``, "
+    "``added_at``): e.g. a referral attributes the add to its inviter by ``state``. Called "
+    "once per add event (again on a replayed callback: listeners must be idempotent), "
+    "with no transaction open.",
+)
+follow_relation_ended = Hook(
+    "follow_relation_ended",
+    "A follow relation ended (``relation``, ``status``, ``at``): staff removed the customer, "
+    "the customer removed staff, or a transfer. Called inside the ending's transaction, "
+    "once per change of status.",
+)

@@ -219,6 +219,7 @@ def follow_relation_end(
             data={"source": source},
             dedupe_key=f"{kind}:{relation.pk}:{int(relation.removed_at.timestamp())}",
         )
+        hooks.follow_relation_ended.call(relation=relation, status=status, at=relation.removed_at)
     still_followed = FollowRelation.objects.filter(
         customer_id=relation.customer_id,
         status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],

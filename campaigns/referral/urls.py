@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+"""URL routes of referral: the bank systems' conversion API and the inviter's H5 page."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api, views
+
+app_name = "referral"
+
+urlpatterns = [
+    path("api/referrals/conversions/", api.ConversionApi.as_view(), name="api-conversion"),
+    path("h5/invite/<str:token>/", views.h5_invite, name="h5-invite"),
+]
