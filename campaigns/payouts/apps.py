@@ -1,3 +1,5 @@
+"""The payout ledger: every money reward is an entry, scheduled (possibly N working days later, on a condition checked on the day), sent through the payment adapter, paid once."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,10 @@ class PayoutsConfig(AppConfig):
     name = "campaigns.payouts"
     label = "payouts"
     verbose_name = _("发放台账")
+
+    def ready(self) -> None:
+        from groups import hooks
+
+        from .red_packets import red_packet_on_member_joined
+
+        hooks.member_joined.register(red_packet_on_member_joined)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
+from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -25,8 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
+from contacts.models import FollowRelation
+from groups.models import GroupMember
 from scrm.core.errors import DomainError
 from scrm.core.workdays import SHANGHAI, add_workdays
+from scrm.payments.adapter import Outcome, PaymentResult, PayoutRequest, payments
+from scrm.wecom.errors import WeComConfigError, WeComError
 
 from .models import Payout, PayoutAttempt, PayoutDayCounter, PayoutPolicy
 
@@ -273,3 +279,408 @@ def _counters_release(day: dt.date, customer_id: int, campaign_id: int, amount: 
     PayoutDayCounter.objects.filter(
         day=day, scope__in=scopes, count__gt=0, amount_fen__gte=amount
     ).update(count=F("count") - 1, amount_fen=F("amount_fen") - amount)
+
+
+# ---------------------------------------------------------------------- the due-entry job
+@dataclass
+class _Claimed:
+    """One entry claimed for a send (or a query first), as the send threads see it."""
+
+    pk: int
+    number: int  # the attempt number: the record step only applies to this claim
+    attempt_id: int
+    bill_no: str
+    amount_fen: int
+    external_userid: str
+    openid: str
+    needs_query: bool
+    act_name: str
+    wishing: str
+    sender_name: str
+    remark: str
+    result: PaymentResult | None = None
+    queried: PaymentResult | None = None
+
+
+@dataclass
+class PayRun:
+    """What one run of the job did (for logs, the task's result and the bench)."""
+
+    claimed: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    cancelled: Counter = field(default_factory=Counter)
+    deferred: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {
+            "claimed": self.claimed,
+            **{f"sent_{k}": v for k, v in self.outcomes.items()},
+            **{f"cancelled_{k}": v for k, v in self.cancelled.items()},
+            **{f"deferred_{k}": v for k, v in self.deferred.items()},
+        }
+
+
+OPEN = (Payout.Status.SCHEDULED, Payout.Status.SENDING, Payout.Status.FAILED)
+
+
+def retry_delay(attempt: int, hint_s: float = 0.0) -> float:
+    """Exponential backoff with jitter, never shorter than the channel's hint."""
+    cap = min(settings.PAYOUTS_RETRY_MAX_S, settings.PAYOUTS_RETRY_BASE_S * (2 ** (attempt - 1)))
+    return max(hint_s, cap / 2 + random.uniform(0, cap / 2))
+
+
+def _due_rows(now: dt.datetime, today: dt.date, n: int) -> list[Payout]:
+    """Up to ``n`` due entries, locked (skipping any another worker holds): claims whose
+    worker died first, then retries that are due, then the day's scheduled entries."""
+    base = Payout.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
+        "customer"
+    )
+    rows: list[Payout] = []
+    for query in (
+        base.filter(status=Payout.Status.SENDING, lease_until__lt=now),
+        base.filter(status=Payout.Status.FAILED, next_attempt_at__lte=now),
+        base.filter(status=Payout.Status.SCHEDULED, due_on__lte=today),
+    ):
+        if len(rows) >= n:
+            break
+        rows.extend(query.order_by()[: n - len(rows)])
+    return rows
+
+
+def _conditions_failing(rows: list[Payout]) -> dict[int, str]:
+    """pk → cancel reason, for entries whose payout-day conditions do not hold."""
+    members = {(r.group_id, r.customer_id) for r in rows if "group_member" in r.conditions}
+    friends = {(r.staff_id, r.customer_id) for r in rows if "friend" in r.conditions}
+    in_group = set()
+    if members:
+        q = Q()
+        for group_id, customer_id in members:
+            q |= Q(group_id=group_id, customer_id=customer_id)
+        in_group = set(
+            GroupMember.objects.filter(q, is_active=True).values_list("group_id", "customer_id")
+        )
+    still_friends = set()
+    if friends:
+        q = Q()
+        for staff_id, customer_id in friends:
+            q |= Q(staff_id=staff_id, customer_id=customer_id)
+        still_friends = set(
+            FollowRelation.objects.filter(q, status=FollowRelation.Status.ACTIVE).values_list(
+                "staff_id", "customer_id"
+            )
+        )
+    failing: dict[int, str] = {}
+    for r in rows:
+        if "group_member" in r.conditions and (r.group_id, r.customer_id) not in in_group:
+            failing[r.pk] = Payout.CancelReason.LEFT_GROUP
+        elif "friend" in r.conditions and (r.staff_id, r.customer_id) not in still_friends:
+            failing[r.pk] = Payout.CancelReason.NOT_FRIEND
+        elif "verified" in r.conditions and r.customer.verified_at is None:
+            failing[r.pk] = Payout.CancelReason.NOT_VERIFIED
+    return failing
+
+
+def _policies(campaign_ids: set[int]) -> dict[int, PayoutPolicy]:
+    return {p.campaign_id: p for p in PayoutPolicy.objects.filter(campaign_id__in=campaign_ids)}
+
+
+def _campaign_names(campaign_ids: set[int]) -> dict[int, str]:
+    return dict(Campaign.objects.filter(pk__in=campaign_ids).values_list("pk", "title"))
+
+
+@transaction.atomic
+def _claim(*, now: dt.datetime, n: int, run: PayRun) -> tuple[list[_Claimed], bool]:
+    """Claim up to ``n`` due entries in one short transaction (no remote call in it).
+
+    Returns the entries to send, and whether any due entry was found at all (those whose
+    conditions failed are cancelled, those over a cap deferred, in this transaction)."""
+    today = local_today(now)
+    rows = _due_rows(now, today, n)
+    if not rows:
+        return [], False
+    first_sends = [r for r in rows if r.status == Payout.Status.SCHEDULED and not r.counted_on]
+    failing = _conditions_failing([r for r in first_sends if r.conditions])
+    for reason in failing.values():
+        run.cancelled[reason] += 1
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in failing.items():
+        by_reason.setdefault(reason, []).append(pk)
+    for reason, pks in by_reason.items():
+        _close(pks, status=Payout.Status.CANCELLED, cancel_reason=reason, now=now)
+    campaign_ids = {r.campaign_id for r in rows}
+    policies = _policies(campaign_ids)
+    names = _campaign_names(campaign_ids)
+    claimed: list[Payout] = []
+    deferred: list[int] = []
+    for r in rows:
+        if r.pk in failing:
+            continue
+        if r.status == Payout.Status.SENDING:
+            r.needs_query = True  # its worker died: the send may have reached the channel
+        if r.counted_on is None:
+            policy = policies.get(r.campaign_id)
+            full = _counters_take(
+                today,
+                r.customer_id,
+                r.campaign_id,
+                r.amount_fen,
+                policy and policy.daily_budget_fen,
+            )
+            if full:
+                run.deferred[full] += 1
+                deferred.append(r.pk)
+                continue
+            r.counted_on = today
+        claimed.append(r)
+    if deferred:
+        # Over a daily cap: the entry waits for the next day (it stays scheduled).
+        Payout.objects.filter(pk__in=deferred).update(
+            due_on=today + dt.timedelta(days=1),
+            deferrals=F("deferrals") + 1,
+            last_error=_("超出每日限额，顺延到次日"),
+            updated_at=now,
+        )
+    if not claimed:
+        return [], True
+    lease = now + dt.timedelta(seconds=settings.PAYOUTS_LEASE_S)
+    for r in claimed:
+        r.attempt_count += 1
+        r.status = Payout.Status.SENDING
+        r.lease_until = lease
+        r.updated_at = now
+    Payout.objects.bulk_update(
+        claimed,
+        ["status", "lease_until", "attempt_count", "counted_on", "needs_query", "updated_at"],
+    )
+    attempts = PayoutAttempt.objects.bulk_create(
+        [
+            PayoutAttempt(
+                payout_id=r.pk,
+                number=r.attempt_count,
+                kind="query" if r.needs_query else "send",
+                started_at=now,
+            )
+            for r in claimed
+        ]
+    )
+    run.claimed += len(claimed)
+    out = []
+    for r, attempt in zip(claimed, attempts, strict=True):
+        policy = policies.get(r.campaign_id)
+        out.append(
+            _Claimed(
+                pk=r.pk,
+                number=r.attempt_count,
+                attempt_id=attempt.pk,
+                bill_no=r.bill_no,
+                amount_fen=r.amount_fen,
+                external_userid=r.customer.external_userid,
+                openid=r.openid,
+                needs_query=r.needs_query,
+                act_name=(policy and policy.act_name)
+                or names.get(r.campaign_id, "")[:32]
+                or "红包",
+                wishing=(policy and policy.wishing) or "恭喜发财，大吉大利",
+                sender_name=(policy and policy.sender_name) or "",
+                remark=r.get_reason_display()[:32],
+            )
+        )
+    return out, True
+
+
+def _openids_fill(items: list[_Claimed]) -> None:
+    """Every claimed entry's payment openid: kept ones in one read, new ones from WeCom."""
+    missing = [c for c in items if not c.openid]
+    if not missing:
+        return
+    known = payments.openids_known(list({c.external_userid for c in missing}))
+    for c in missing:
+        c.openid = known.get(c.external_userid, "")
+        if c.openid:
+            continue
+        try:
+            c.openid = payments.openid_for(c.external_userid)
+            known[c.external_userid] = c.openid
+        except WeComError as exc:
+            if exc.retryable or isinstance(exc, WeComConfigError):
+                # Busy, or WeCom's configuration (permission, IP): not the customer's fault.
+                c.result = PaymentResult(
+                    Outcome.RETRY, f"WECOM_{exc.errcode}", str(exc)[:200], 60.0
+                )
+            else:
+                c.result = PaymentResult(Outcome.REJECTED, "NO_OPENID", str(exc)[:200])
+
+
+def _send(item: _Claimed) -> _Claimed:
+    """One entry to the channel (a thread of the pool: HTTP only, no database)."""
+    if item.result is not None:
+        return item
+    if item.needs_query:
+        item.queried = payments.query(item.bill_no)
+        if item.queried.outcome == Outcome.PAID or item.queried.outcome == Outcome.UNKNOWN:
+            item.result = item.queried
+            return item
+        # NOT_FOUND or FAILED: the bill was never paid; sending it again is safe.
+    item.result = payments.send(
+        PayoutRequest(
+            bill_no=item.bill_no,
+            openid=item.openid,
+            amount_fen=item.amount_fen,
+            act_name=item.act_name,
+            wishing=item.wishing,
+            remark=item.remark,
+            sender_name=item.sender_name,
+        )
+    )
+    return item
+
+
+_PAID_SQL = """
+UPDATE payouts_payout AS p
+SET status = 'paid', paid_at = %(now)s, closed_at = %(now)s, updated_at = %(now)s,
+    lease_until = NULL, next_attempt_at = NULL, needs_query = false, last_error = '',
+    channel = %(channel)s, channel_ref = v.ref, openid = v.openid
+FROM unnest(%(ids)s::bigint[], %(numbers)s::int[], %(refs)s::varchar[], %(openids)s::varchar[])
+    AS v(id, number, ref, openid)
+WHERE p.id = v.id AND p.status = 'sending' AND p.attempt_count = v.number
+RETURNING p.id
+"""
+
+
+def _record(items: list[_Claimed], *, now: dt.datetime, run: PayRun) -> None:
+    """Write the outcomes of sends in one short transaction. A claim that was taken back
+    meanwhile (its lease ran out) is not overwritten: the newer claim records its own."""
+    if not items:
+        return
+    channel = payments.channel.name
+    paid = [c for c in items if c.result.outcome == Outcome.PAID]
+    others = [c for c in items if c.result.outcome != Outcome.PAID]
+    with transaction.atomic():
+        if paid:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _PAID_SQL,
+                    {
+                        "now": now,
+                        "channel": channel,
+                        "ids": [c.pk for c in paid],
+                        "numbers": [c.number for c in paid],
+                        "refs": [c.result.channel_ref[:64] for c in paid],
+                        "openids": [c.openid[:64] for c in paid],
+                    },
+                )
+                applied = {row[0] for row in cursor.fetchall()}
+            PayoutAttempt.objects.filter(
+                pk__in=[c.attempt_id for c in paid if c.pk in applied]
+            ).update(outcome=PayoutAttempt.Outcome.PAID, finished_at=now)
+            run.outcomes["paid"] += len(applied)
+        for c in others:
+            _record_one(c, now=now, channel=channel, run=run)
+
+
+def _record_one(c: _Claimed, *, now: dt.datetime, channel: str, run: PayRun) -> None:
+    r = c.result
+    run.outcomes[str(r.outcome)] += 1
+    error = f"{r.error_code}: {r.error_message}".strip(": ")[:255]
+    mine = Payout.objects.filter(pk=c.pk, status=Payout.Status.SENDING, attempt_count=c.number)
+    attempt_outcome = {
+        Outcome.RETRY: PayoutAttempt.Outcome.FAILED,
+        Outcome.NOT_FOUND: PayoutAttempt.Outcome.FAILED,
+        Outcome.USER_LIMIT: PayoutAttempt.Outcome.DEFERRED,
+        Outcome.REJECTED: PayoutAttempt.Outcome.REJECTED,
+        Outcome.UNKNOWN: PayoutAttempt.Outcome.UNKNOWN,
+    }[r.outcome]
+    common = {"last_error": error, "lease_until": None, "updated_at": now, "channel": channel}
+    if c.openid:
+        common["openid"] = c.openid[:64]
+    row = mine.values(
+        "attempt_count", "counted_on", "customer_id", "campaign_id", "amount_fen"
+    ).first()
+    if row is None:
+        return  # taken back by a newer claim meanwhile
+    if r.outcome == Outcome.REJECTED or (
+        r.outcome in (Outcome.RETRY, Outcome.NOT_FOUND)
+        and c.number >= settings.PAYOUTS_MAX_ATTEMPTS
+    ):
+        # Proven unpaid and not worth sending again: give up, give the money back.
+        mine.update(**common)
+        if r.outcome == Outcome.REJECTED and r.error_code == "NO_OPENID":
+            _close(
+                [c.pk],
+                status=Payout.Status.CANCELLED,
+                cancel_reason=Payout.CancelReason.NO_OPENID,
+                error=error,
+                now=now,
+            )
+            run.cancelled[Payout.CancelReason.NO_OPENID] += 1
+        else:
+            _close([c.pk], status=Payout.Status.GIVEN_UP, error=error, now=now)
+    elif r.outcome == Outcome.USER_LIMIT:
+        # The customer's own daily limit at WeChat Pay: tomorrow, counted afresh.
+        if row["counted_on"] is not None:
+            _counters_release(
+                row["counted_on"], row["customer_id"], row["campaign_id"], row["amount_fen"]
+            )
+        mine.update(
+            **common,
+            status=Payout.Status.SCHEDULED,
+            due_on=local_today(now) + dt.timedelta(days=1),
+            counted_on=None,
+            needs_query=False,
+            deferrals=F("deferrals") + 1,
+        )
+    else:
+        # RETRY / NOT_FOUND: not paid, send again later. UNKNOWN: maybe paid, ask first.
+        mine.update(
+            **common,
+            status=Payout.Status.FAILED,
+            needs_query=r.outcome == Outcome.UNKNOWN,
+            next_attempt_at=now + dt.timedelta(seconds=retry_delay(c.number, r.retry_after_s)),
+        )
+    PayoutAttempt.objects.filter(pk=c.attempt_id).update(
+        outcome=attempt_outcome,
+        error_code=r.error_code[:32],
+        error_message=r.error_message[:255],
+        finished_at=now,
+    )
+
+
+def payouts_pay_due(*, now: dt.datetime | None = None, run_s: float | None = None) -> dict:
+    """The due-entry job: pay every due entry, until none is left or ``run_s`` is up.
+
+    Claims batches (``PAYOUTS_BATCH``) while the previous ones are being sent by a pool
+    of ``PAYOUTS_THREADS``, so the channel's rate is used fully; several workers may run
+    this at once (each claims different rows). ``now`` fixes the clock (tests).
+    """
+    fixed = now
+    run = PayRun()
+    deadline = time.monotonic() + (settings.PAYOUTS_RUN_S if run_s is None else run_s)
+    batch = max(1, settings.PAYOUTS_BATCH)
+    inflight: set[Future] = set()
+    done_items: list[_Claimed] = []
+    exhausted = False
+    with ThreadPoolExecutor(max_workers=max(1, settings.PAYOUTS_THREADS)) as pool:
+        while True:
+            clock = fixed or timezone.now()
+            if not exhausted and len(inflight) < batch and time.monotonic() < deadline:
+                items, found = _claim(now=clock, n=batch, run=run)
+                exhausted = not found
+                if items:
+                    _openids_fill(items)
+                    inflight |= {pool.submit(_send, item) for item in items}
+                if found and len(inflight) < batch:
+                    continue  # a batch all cancelled or deferred, or room for more: claim on
+            if not inflight:
+                if exhausted or time.monotonic() >= deadline:
+                    break
+                continue
+            finished, inflight = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
+            done_items.extend(f.result() for f in finished)
+            if done_items and (len(done_items) >= batch // 2 or not inflight or exhausted):
+                _record(done_items, now=fixed or timezone.now(), run=run)
+                done_items = []
+        _record(done_items, now=fixed or timezone.now(), run=run)
+    report = run.as_dict()
+    if run.claimed or run.cancelled or run.deferred:
+        logger.info("payouts run", extra=report)
+    return report

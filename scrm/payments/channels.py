@@ -197,7 +197,10 @@ class WorkWxRedPackChannel(PaymentChannel):
         if cfg.agent_id:
             fields["agentid"] = cfg.agent_id
         else:
-            fields["sender_name"] = (request.sender_name or cfg.sender_name)[:128]
+            # Without the payment app's agentid WeChat Pay needs a sender name.
+            fields["sender_name"] = (request.sender_name or cfg.sender_name or request.act_name)[
+                :128
+            ]
         fields["workwx_sign"] = protocol.workwx_sign(fields, cfg.workwx_secret)
         answer = self._call(self.SEND, fields)
         if isinstance(answer, PaymentResult):

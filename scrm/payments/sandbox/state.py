@@ -108,6 +108,7 @@ class PaymentSandbox:
         self.config = config
         self.lock = threading.RLock()
         self.state = PayState()
+        self._sign_type = protocol.MD5
 
     def reset(self, **config: Any) -> None:
         with self.lock:
@@ -147,7 +148,8 @@ class PaymentSandbox:
     # ------------------------------------------------------------------ answers
     def _answer(self, fields: dict[str, object]) -> bytes:
         fields = {"return_code": "SUCCESS", "return_msg": "OK", **fields}
-        fields["sign"] = protocol.sign(fields, self.config.api_key)
+        # Answers are signed the way the request was (under the lock: one request at a time).
+        fields["sign"] = protocol.sign(fields, self.config.api_key, self._sign_type)
         return protocol.to_xml(fields)
 
     def _fail(self, code: str, extra: dict | None = None) -> bytes:
@@ -165,6 +167,7 @@ class PaymentSandbox:
         return protocol.to_xml({"return_code": "FAIL", "return_msg": message})
 
     def _parse(self, body: bytes) -> dict[str, str] | bytes:
+        self._sign_type = protocol.MD5
         try:
             fields = protocol.from_xml(body)
         except ValueError:
@@ -172,6 +175,7 @@ class PaymentSandbox:
         sign_type = fields.get("sign_type") or protocol.MD5
         if sign_type not in (protocol.MD5, protocol.HMAC_SHA256):
             return self._return_fail("sign_type参数错误")
+        self._sign_type = sign_type
         if not protocol.verify(fields, self.config.api_key, sign_type):
             return self._return_fail("签名错误")
         if fields.get("mch_id") != self.config.mch_id:
