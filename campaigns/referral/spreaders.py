@@ -76,6 +76,7 @@ WITH RECURSIVE edges AS (
     FROM tree t JOIN edges e ON e.program_id = t.program_id AND e.inviter_id = t.invitee_id
     WHERE t.level < %(levels)s
 )
+SELECT root_id, direct, indirect, value FROM (
 SELECT t.root_id,
     COUNT(*) FILTER (WHERE t.level = 1) AS direct,
     COUNT(*) FILTER (WHERE t.level > 1) AS indirect,
@@ -88,7 +89,8 @@ FROM tree t
 JOIN {_t(Customer)} c ON c.id = t.invitee_id
 LEFT JOIN {_t(BankRecord)} b ON b.id = c.bank_record_id
 GROUP BY t.root_id
-ORDER BY {ORDERS[order]}, t.root_id
+) ranked
+ORDER BY {ORDERS[order]}, root_id
 LIMIT %(limit)s
 """  # noqa: S608 - table names from the models' metadata, the order from a fixed table
     params = {"programs": program_ids or [], "levels": MAX_LEVELS, "limit": limit}
