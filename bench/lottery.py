@@ -1,0 +1,598 @@
+"""Lottery draws benchmark: 20,000 draws over real HTTP against one live lottery whose
+budget runs out under load, against a trivial view in the same run.
+
+Starts what ``make run`` starts for the web tier (embedded PostgreSQL/Redis via
+``scrm.devstack.Services``, migrate, gunicorn with devstack's exact arguments) on free
+ports and a private var dir; seeds, through the services (drafted by ops, approved by
+compliance, live), a lottery with a 1-yuan red packet, a 5-yuan coupon, a gift and
+"thanks for taking part", a budget that covers about a third of the draws' expected
+cost, and 10,000 customers who may draw twice each (a personal draw link each); then,
+from a load-generator process of its own (wrk when installed, else Python threads; 32
+connections fed from one queue):
+
+1. a trivial view (``/wecom/ping-trivial/``) on the same server,
+2. 20,000 draws (the customers' H5 draw endpoint, as JSON), both draws of a customer
+   far apart, so that the budget runs out while draws are racing for it,
+3. the trivial view again (the machine's speed drifts; the ratio is to the mean).
+
+It then checks the database: the budget used never past the cap (``budget_overrun_fen``,
+from the campaign's counter and from the draws' own costs), no prize's stock below zero
+or out of step with its draws, the coupon template's stock in step with its coupons, one
+payout per red packet drawn (``stock_overdraw`` counts every unit out of step). Stops
+everything it started.
+
+    .venv/bin/python bench/lottery.py [--draws 20000] [--concurrency 32]
+
+Last line: one JSON object (draws_per_s, ratio_vs_trivial, budget_overrun_fen,
+stock_overdraw, and more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench._support import percentile  # noqa: E402
+
+DRAWS_PER_CUSTOMER = 2
+WARM_DRAWS = 300
+FORM = "application/x-www-form-urlencoded"
+CAMPAIGN = "bench-lottery"
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def seed_main(args: argparse.Namespace) -> int:
+    """Runs in a child with the server's environment: the lottery through the services,
+    customers in bulk, their draw links."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+    django.setup()
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from campaigns.links import claim_token_make
+    from campaigns.lottery.services import prizes
+    from campaigns.services import lifecycle
+    from contacts.models import Customer
+    from scrm.core.role_names import Role
+
+    users = get_user_model()
+    ops = users.objects.create_user("bench-ops", password=uuid.uuid4().hex)
+    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
+    compliance = users.objects.create_user("bench-compliance", password=uuid.uuid4().hex)
+    compliance.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    now = timezone.now()
+
+    def live_lottery(name: str, *, draws: int, budget_fen: int):
+        campaign = prizes.lottery_create(
+            actor=ops,
+            data={
+                "name": name,
+                "title": "周五幸运大抽奖",
+                "rules_text": "每位客户可抽两次，奖品抽完即止",
+                "starts_at": now - timedelta(hours=1),
+                "ends_at": now + timedelta(days=7),
+                "budget_fen": budget_fen,
+                "verified_only": False,
+                # Every draw comes from 127.0.0.1 here: no per-IP velocity limit.
+                "velocity_ip_per_hour": None,
+                "velocity_phone_per_hour": None,
+            },
+            lottery={"draws_per_customer": DRAWS_PER_CUSTOMER, "draws_per_day": None},
+        )
+        template = lifecycle.template_create(
+            actor=ops,
+            campaign_id=campaign.pk,
+            data={
+                "title": "5元立减券",
+                "kind": "amount_off",
+                "face_value_fen": 500,
+                "validity": "relative",
+                "valid_days": 7,
+                "total_stock": draws,
+            },
+        )
+        table = [
+            {"name": "1元红包", "kind": "red_packet", "weight": 20, "amount_fen": 100},
+            {"name": "5元立减券", "kind": "coupon", "weight": 10, "coupon_template": template},
+            {"name": "定制保温杯", "kind": "gift", "weight": 1, "gift_cost_fen": 2000},
+            {"name": "谢谢参与", "kind": "thanks", "weight": 69},
+        ]
+        made = []
+        for position, row in enumerate(table):
+            stock = None if row["kind"] == "thanks" else (50 if row["kind"] == "gift" else draws)
+            made.append(
+                prizes.prize_save(
+                    actor=ops,
+                    campaign_id=campaign.pk,
+                    data={**row, "position": position, "total_stock": stock},
+                )
+            )
+        lifecycle.campaign_submit(actor=ops, campaign_id=campaign.pk)
+        lifecycle.campaign_approve(actor=compliance, campaign_id=campaign.pk)
+        lifecycle.campaign_go_live(actor=ops, campaign_id=campaign.pk)
+        return campaign
+
+    # Expected cost of a draw: 0.2 × 100 + 0.1 × 500 + 0.01 × 2000 = 90 fen; the budget
+    # covers about a third of the draws, so it runs out a third of the way in.
+    campaign = live_lottery(CAMPAIGN, draws=args.draws, budget_fen=args.draws * 90 // 3)
+    warm = live_lottery("bench-lottery-warm-up", draws=WARM_DRAWS, budget_fen=WARM_DRAWS * 90)
+    n_customers = args.draws // DRAWS_PER_CUSTOMER
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(external_userid=f"wmLOT{i:06d}", name=f"客户{i}", first_added_at=now)
+            for i in range(n_customers + WARM_DRAWS)
+        ],
+        batch_size=2000,
+    )
+    links = [
+        f"/h5/lottery/{claim_token_make(customer_id=c.pk, campaign_id=campaign.pk)}/"
+        for c in customers[WARM_DRAWS:]
+    ]
+    # Each customer's second draw comes a whole round after the first.
+    draws = [link for _round in range(DRAWS_PER_CUSTOMER) for link in links][: args.draws]
+    warm_draws = [
+        f"/h5/lottery/{claim_token_make(customer_id=c.pk, campaign_id=warm.pk)}/"
+        for c in customers[:WARM_DRAWS]
+    ]
+    Path(args.out).write_text(
+        json.dumps({"draws": draws, "warm_draws": warm_draws, "campaign": campaign.pk})
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- load generators
+
+_WRK_SCRIPT = r"""
+-- One wrk thread drives all connections from one queue of requests; each request is
+-- sent once, statuses are tallied, the span is measured on the monotonic clock.
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_nsec; } timespec_t;
+  int clock_gettime(int clk_id, timespec_t *tp);
+]]
+local function now_us()
+  local t = ffi.new("timespec_t")
+  ffi.C.clock_gettime(1, t)
+  return tonumber(t.tv_sec) * 1000000 + math.floor(tonumber(t.tv_nsec) / 1000)
+end
+local report = os.getenv("BENCH_REPORT")
+function init(args)
+  paths = {}
+  for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+  method = os.getenv("BENCH_METHOD")
+  body = os.getenv("BENCH_BODY")
+  headers = { ["Accept"] = "application/json", ["Content-Type"] = "application/x-www-form-urlencoded" }
+  claimed, nxt, received, calls, started = 0, 1, 0, 0, nil
+  statuses = {}
+end
+function delay()
+  if claimed >= #paths then return 3600000 end
+  claimed = claimed + 1
+  return 0
+end
+function request()
+  calls = calls + 1
+  local p = paths[math.min(nxt, #paths)]
+  if calls > 1 then
+    started = started or now_us()
+    nxt = nxt + 1
+  end
+  return wrk.format(method, p, headers, body)
+end
+function response(status, hdrs, b)
+  received = received + 1
+  statuses[status] = (statuses[status] or 0) + 1
+  if received >= #paths then
+    local f = io.open(report, "a")
+    local parts = {}
+    for k, v in pairs(statuses) do parts[#parts + 1] = string.format("\"%d\": %d", k, v) end
+    f:write(string.format("%d %d {%s}\n", started, now_us(), table.concat(parts, ", ")))
+    f:close()
+    wrk.thread:stop()
+  end
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    "BENCH_JSON {\"requests\": %d, \"socket_errors\": %d, \"p50_us\": %d, \"p99_us\": %d}\n",
+    summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _drive_wrk(port: int, paths: list[str], body: str, concurrency: int) -> dict:
+    concurrency = min(concurrency, len(paths))
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "paths.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "replay.lua"
+        script.write_text(_WRK_SCRIPT)
+        report = Path(tmp) / "threads.txt"
+        report.touch()
+        env = {
+            **os.environ,
+            "BENCH_PATHS": str(listing),
+            "BENCH_REPORT": str(report),
+            "BENCH_METHOD": "POST",
+            "BENCH_BODY": body,
+        }
+        proc = subprocess.Popen(  # noqa: S603
+            [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(concurrency),
+             "-d", "3600s", "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 1800
+        while not report.read_text().strip():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                raise RuntimeError(f"wrk failed: {out[-1500:]} {err[-1500:]}")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _err = proc.communicate(timeout=60)
+        start, end, statuses = report.read_text().splitlines()[0].split(" ", 2)
+    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = (int(end) - int(start)) / 1e6
+    return {
+        "requests": raw["requests"],
+        "seconds": round(seconds, 3),
+        "per_s": round(raw["requests"] / seconds, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "statuses": dict(sorted(json.loads(statuses).items())),
+        "generator": "wrk",
+    }
+
+
+def _drive_threads(port: int, paths: list[str], body: str, concurrency: int) -> dict:
+    """Python threads as the load generator, where wrk is not installed."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+    cursor = iter(range(len(paths)))
+    headers = {"Accept": "application/json", "Content-Type": FORM}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        codes: dict[str, int] = {}
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                break
+            started = time.perf_counter()
+            status = -1
+            for _attempt in range(2):
+                try:
+                    conn.request("POST", paths[i], body=body.encode(), headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                    break
+                except (http.client.HTTPException, OSError):
+                    conn.close()  # a keep-alive connection the server closed: reconnect once
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((time.perf_counter() - started) * 1000)
+            codes[str(status)] = codes.get(str(status), 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            for k, v in codes.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=worker) for _ in range(min(concurrency, len(paths)))]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(paths),
+        "seconds": round(elapsed, 3),
+        "per_s": round(len(paths) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "statuses": dict(sorted(statuses.items())),
+        "generator": "threads",
+    }
+
+
+def _drive(port: int, paths: list[str], concurrency: int, body: str = "") -> dict:
+    if shutil.which("wrk"):
+        return _drive_wrk(port, paths, body, concurrency)
+    return _drive_threads(port, paths, body, concurrency)
+
+
+def loadgen_main(args: argparse.Namespace) -> int:
+    """In its own process, so the generator never shares a GIL with the server."""
+    seed = json.loads(Path(args.seed_file).read_text())
+    port, c = args.port, args.concurrency
+    trivial = ["/wecom/ping-trivial/"]
+    if args.phase == "trivial":
+        print(json.dumps({"trivial": _drive(port, trivial * args.trivial, c, "x=1")}), flush=True)
+        return 0
+    _drive(port, trivial * 300, c, "x=1")  # warm-up: every web process and its caches
+    _drive(port, seed["warm_draws"], c)
+    result = {
+        "trivial": _drive(port, trivial * args.trivial, c, "x=1"),
+        "draws": _drive(port, seed["draws"], c),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("POST", "/wecom/ping-trivial/")
+            if conn.getresponse().status == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError("the web server did not come up")
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _db(database_url: str):
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg2
+
+    parts = urlsplit(database_url)
+    host = parse_qs(parts.query).get("host", [parts.hostname or ""])[0]
+    return psycopg2.connect(
+        host=host, port=parts.port or 5432, user=parts.username or "postgres",
+        dbname=parts.path.lstrip("/"),
+    )  # fmt: skip
+
+
+def _checks(database_url: str, campaign_id: int) -> dict:
+    """What the database says about the lottery: budget, stock, coupons and payouts."""
+    conn = _db(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT budget_fen, budget_committed_fen FROM campaigns_campaign WHERE id = %s",
+                [campaign_id],
+            )
+            budget, committed = cur.fetchone()
+            cur.execute(
+                "SELECT coalesce(sum(cost_fen), 0), count(*), count(*) FILTER (WHERE won),"
+                " count(DISTINCT customer_id) FROM lottery_draw WHERE campaign_id = %s",
+                [campaign_id],
+            )
+            drawn_cost, draws, won, participants = cur.fetchone()
+            drawn_cost = int(drawn_cost)  # sum() of bigint is numeric
+            # The budget is also held by coupons' reserved cost and the payouts: all must fit.
+            overrun = max(0, committed - budget) + max(0, drawn_cost - budget)
+            overrun += abs(committed - drawn_cost)  # the counter and the draws must agree
+            cur.execute(
+                "SELECT p.name, p.kind, p.total_stock, p.stock_remaining,"
+                " (SELECT count(*) FROM lottery_draw d WHERE d.prize_id = p.id)"
+                " FROM lottery_prize p WHERE p.campaign_id = %s ORDER BY p.position",
+                [campaign_id],
+            )
+            prizes = cur.fetchall()
+            overdraw = 0
+            per_prize = {}
+            for name, _kind, total, remaining, n in prizes:
+                per_prize[name] = n
+                if total is not None:
+                    overdraw += max(0, -remaining) + max(0, n - total)
+                    overdraw += abs(total - remaining - n)
+            cur.execute(
+                "SELECT t.total_stock - t.stock_remaining, (SELECT count(*) FROM"
+                " campaigns_coupon c WHERE c.template_id = t.id), (SELECT count(*) FROM"
+                " lottery_draw d JOIN lottery_prize p ON p.id = d.prize_id"
+                " WHERE p.coupon_template_id = t.id)"
+                " FROM campaigns_coupontemplate t WHERE t.campaign_id = %s",
+                [campaign_id],
+            )
+            for taken, coupons, coupon_draws in cur.fetchall():
+                overdraw += abs(taken - coupons) + abs(coupons - coupon_draws)
+            cur.execute(
+                "SELECT count(*), coalesce(sum(amount_fen), 0) FROM payouts_payout"
+                " WHERE campaign_id = %s",
+                [campaign_id],
+            )
+            payouts, paid_out = cur.fetchone()
+            paid_out = int(paid_out)
+            cur.execute(
+                "SELECT count(*) FROM lottery_draw d JOIN lottery_prize p ON p.id = d.prize_id"
+                " WHERE d.campaign_id = %s AND p.kind = 'red_packet'",
+                [campaign_id],
+            )
+            overdraw += abs(payouts - cur.fetchone()[0])
+            cur.execute(
+                "SELECT inputs->>'attempt', count(*) FROM lottery_draw WHERE campaign_id = %s"
+                " GROUP BY 1 ORDER BY 1",
+                [campaign_id],
+            )
+            attempts = dict(cur.fetchall())
+            cur.execute(
+                "SELECT code || ':' || reason, count(*) FROM campaigns_claimrefusal"
+                " WHERE campaign_id = %s GROUP BY 1",
+                [campaign_id],
+            )
+            refusals = dict(cur.fetchall())
+    finally:
+        conn.close()
+    return {
+        "budget_fen": budget,
+        "committed_fen": committed,
+        "budget_overrun_fen": overrun,
+        "stock_overdraw": overdraw,
+        "draws": draws,
+        "won": won,
+        "participants": participants,
+        "per_prize": per_prize,
+        "payouts": payouts,
+        "payouts_fen": paid_out,
+        "attempts": attempts,
+        "refusals": refusals,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=20000)
+    parser.add_argument("--trivial", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--web-workers", type=int, default=0, help="default: as make run")
+    for hidden in ("--seed", "--loadgen"):
+        parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--phase", "--seed-file", "--out"):
+        parser.add_argument(hidden, default="", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed:
+        return seed_main(args)
+    if args.loadgen:
+        return loadgen_main(args)
+
+    var = Path(tempfile.mkdtemp(prefix="scrm-bench-lottery-"))
+    os.environ["SCRM_VAR_DIR"] = str(var)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
+    from scrm import devstack
+
+    args.web_workers = args.web_workers or devstack.default_web_workers()
+    services = devstack.Services(adopt=True)
+    web = None
+    try:
+        env = devstack._child_env(services.start())
+        port = _free_port()
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "scrm.settings.dev",
+                "DEBUG": "false",
+                "SCRM_BENCH_ENDPOINTS": "1",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "WECOM_API_BASE": f"http://127.0.0.1:{_free_port()}/cgi-bin/",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        print("[bench] migrating", flush=True)
+        devstack._manage(env, "migrate", "--noinput", "-v", "0")
+        seed_file = var / "seed.json"
+        print("[bench] seeding the lottery, customers and draw links", flush=True)
+        subprocess.run(  # noqa: S603
+            [sys.executable, __file__, "--seed", "--out", str(seed_file), "--draws", str(args.draws)],
+            cwd=BASE_DIR, env=env, check=True,
+        )  # fmt: skip
+        web = subprocess.Popen(  # exactly as `make run` starts it
+            devstack.web_argv(host="127.0.0.1", port=port, workers=args.web_workers),
+            cwd=BASE_DIR,
+            env=env,
+            stdout=(var / "web.log").open("w"),
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        _wait_http(port)
+        generator = "wrk" if shutil.which("wrk") else "Python threads"
+        print(
+            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gunicorn workers);"
+            f" load from {generator}, {args.concurrency} connections",
+            flush=True,
+        )
+
+        def loadgen(phase: str) -> dict:
+            argv = [
+                sys.executable, __file__, "--loadgen", "--phase", phase, "--port", str(port),
+                "--seed-file", str(seed_file), "--trivial", str(args.trivial),
+                "--concurrency", str(args.concurrency),
+            ]  # fmt: skip
+            gen = subprocess.run(  # noqa: S603
+                argv, cwd=BASE_DIR, env=env, capture_output=True, text=True, start_new_session=True
+            )
+            if gen.returncode != 0:
+                raise RuntimeError(
+                    f"load generator failed:\n{gen.stdout[-2000:]}\n{gen.stderr[-3000:]}"
+                )
+            return json.loads(gen.stdout.strip().splitlines()[-1])
+
+        main_phase = loadgen("main")
+        trivial, draws = main_phase["trivial"], main_phase["draws"]
+        print(f"[bench] trivial view : {trivial}", flush=True)
+        print(f"[bench] draws        : {draws}", flush=True)
+        trivial_after = loadgen("trivial")["trivial"]
+        print(f"[bench] trivial again: {trivial_after}", flush=True)
+        seed = json.loads(seed_file.read_text())
+        checks = _checks(env["DATABASE_URL"], seed["campaign"])
+        print(f"[bench] database: {checks}", flush=True)
+        baseline = (trivial["per_s"] + trivial_after["per_s"]) / 2
+        summary = {
+            "draws_per_s": draws["per_s"],
+            "ratio_vs_trivial": round(draws["per_s"] / baseline, 3),
+            "trivial_per_s": round(baseline, 1),
+            "p50_ms": draws["p50_ms"],
+            "p99_ms": draws["p99_ms"],
+            "draws": checks["draws"],
+            "won": checks["won"],
+            "budget_fen": checks["budget_fen"],
+            "budget_used_fen": checks["committed_fen"],
+            "budget_overrun_fen": checks["budget_overrun_fen"],
+            "stock_overdraw": checks["stock_overdraw"],
+            "statuses": draws["statuses"],
+            "generator": draws["generator"],
+        }
+        print(json.dumps(summary), flush=True)
+        return 0
+    finally:
+        _stop(web)
+        services.stop()
+        shutil.rmtree(var, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
