@@ -137,14 +137,20 @@ class ReferralProgramAdmin(OpsOnlyMixin, admin.ModelAdmin):
         program = self._pending
         tiers, deleted = [], []
         for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for inline_form in formset.forms:
                 data = getattr(inline_form, "cleaned_data", None)
-                if not data:
+                if not data or (not inline_form.has_changed() and not inline_form.instance.pk):
                     continue
                 if data.get("DELETE"):
                     if inline_form.instance.pk:
                         deleted.append(inline_form.instance.pk)
+                        formset.deleted_objects.append(inline_form.instance)
                     continue
+                if inline_form.instance.pk:
+                    formset.changed_objects.append((inline_form.instance, inline_form.changed_data))
+                else:
+                    formset.new_objects.append(inline_form.instance)
                 tiers.append(inline_form.instance)
         try:
             program_save(actor=request.user, program=program, tiers=tiers, deleted_tier_ids=deleted)

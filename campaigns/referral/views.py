@@ -25,11 +25,11 @@ def h5_invite(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = invite_token_read(token)
     except LinkInvalid as exc:
-        return render(request, TEMPLATE, {"error": exc.message, "error_code": exc.code}, 403)
+        return render(request, TEMPLATE, {"error": exc.message, "error_code": exc.code}, status=403)
     program = program_of_campaign(link.campaign_id)
     if program is None:
         exc = LinkInvalid(_("链接无效"), reason="campaign_unknown")
-        return render(request, TEMPLATE, {"error": exc.message, "error_code": exc.code}, 403)
+        return render(request, TEMPLATE, {"error": exc.message, "error_code": exc.code}, status=403)
     context: dict = {"campaign": program.campaign, "program": program}
     try:
         code = invite_code_ensure(program=program, inviter_id=link.customer_id)

@@ -38,6 +38,7 @@ _OPS_WRITE = [
     ("workspace", "*"),  # manager tasks and the task rules
     ("content", "*"),  # the content library, its review and banned phrases
     ("campaigns", "*"),
+    ("referral", "*"),  # campaigns.referral: referral settings, invitations, rewards
     ("tagging", "*"),
     ("wecom", "view_"),
     ("wecom", "change_inboxevent"),
