@@ -662,6 +662,9 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
             say(
                 f"a demo customer's claim link: {claim_url(customer_id=first.pk, campaign_id=campaign.pk)}"
             )
+        from scrm.demo.lottery import lottery_demo
+
+        lottery_demo(users=users, now=now, customer=first, say=say)
         task_rules_run(today=today)
         if _sop_plan(content, pools, users, now):
             from groups.sop.tasks import sop_tick_task
