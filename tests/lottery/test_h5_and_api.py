@@ -99,3 +99,13 @@ def test_the_api_is_in_the_openapi_schema(client):
     paths = json.loads(schema.content)["paths"] if schema.status_code == 200 else {}
     assert "/api/lottery/{campaign_id}/report/" in paths
     assert "/api/lottery/draws/{draw_id}/replay/" in paths
+
+
+def test_the_draw_page_and_its_refusals_speak_english_when_asked(client, campaign):
+    customer = CustomerFactory()
+    page = client.get(url(customer, campaign), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Draw now" in page.content.decode() and "2 draws left today" in page.content.decode()
+    for _ in range(2):
+        client.post(url(customer, campaign), HTTP_ACCEPT_LANGUAGE="en", **JSON)
+    refused = client.post(url(customer, campaign), HTTP_ACCEPT_LANGUAGE="en", **JSON)
+    assert refused.json()["message"] == "You have used today's draws. Please come back tomorrow"
