@@ -5,6 +5,13 @@ database connection prepares it once (``PREPARE``, which lasts for the session a
 survives a rollback) and then only ``EXECUTE``s it. Behind a pooler that hands one
 session's transactions to different server connections (PgBouncer in transaction
 mode), set ``CAMPAIGNS_PREPARED_STATEMENTS = False``: the same SQL then runs as is.
+
+A prepared statement is planned for its parameters' values on its first five runs and
+then keeps a generic plan only if that one looks as cheap; with arrays among the
+parameters PostgreSQL keeps planning anew, which costs more than the run. These
+statements' plans do not depend on the values (lookups by key, guarded updates), so
+each connection is told to use generic plans (``plan_cache_mode``, a session setting
+that only prepared statements and PL/pgSQL functions read; Django prepares nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +27,18 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 # Per psycopg2 connection: the statements it has prepared. A new connection (after
 # CONN_MAX_AGE or a reconnect) starts empty and prepares again.
 _PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def generic_plans(sender, connection, **kwargs) -> None:
+    """``connection_created`` receiver: this connection's prepared statements keep
+    generic plans. Outside any transaction (a new connection), so a rollback never
+    undoes it."""
+    if connection.vendor != "postgresql" or not getattr(
+        settings, "CAMPAIGNS_PREPARED_STATEMENTS", True
+    ):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
 
 
 class Statement:

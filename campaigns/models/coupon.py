@@ -144,9 +144,16 @@ class Coupon(models.Model):
         LINK = "link", _("客户领取")
         API = "api", _("行内系统发放")
 
-    code = models.CharField(_("券码"), max_length=16, unique=True)
+    # Every claim writes each index of this table: the unique code's (a constraint, so no
+    # second LIKE index), and the campaign's and customer's lookups come from the two
+    # composite indexes below, which they lead (no single-column FK indexes).
+    code = models.CharField(_("券码"), max_length=16)
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("活动"), on_delete=models.PROTECT, related_name="coupons"
+        Campaign,
+        verbose_name=_("活动"),
+        on_delete=models.PROTECT,
+        related_name="coupons",
+        db_index=False,
     )
     template = models.ForeignKey(
         CouponTemplate, verbose_name=_("模板"), on_delete=models.PROTECT, related_name="coupons"
@@ -160,7 +167,11 @@ class Coupon(models.Model):
         related_name="coupons",
     )
     customer = models.ForeignKey(
-        "contacts.Customer", verbose_name=_("客户"), on_delete=models.PROTECT, related_name="+"
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     phone_hash = models.CharField(_("手机号摘要"), max_length=64, blank=True)
     claim_ref = models.UUIDField(_("领取批次"))
@@ -187,6 +198,7 @@ class Coupon(models.Model):
             models.Index(fields=["campaign", "status"], name="coupon_campaign_status_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="coupon_code_unique"),
             models.CheckConstraint(
                 condition=Q(valid_until__gt=F("valid_from")), name="coupon_validity_valid"
             ),
