@@ -665,6 +665,16 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
         from scrm.demo.lottery import lottery_demo
 
         lottery_demo(users=users, now=now, customer=first, say=say)
+        from scrm.demo.referral import referral_demo
+
+        referral_demo(
+            users=users,
+            sandbox=sandbox,
+            root_external_userid=customers[0].external_userid,
+            now=now,
+            wait=lambda: _wait(_inbox_drained, wait_s, "the invited friends to be processed", say),
+            say=say,
+        )
         task_rules_run(today=today)
         if _sop_plan(content, pools, users, now):
             from groups.sop.tasks import sop_tick_task
