@@ -10,7 +10,7 @@ class LotteryConfig(AppConfig):
     verbose_name = _("抽奖")
 
     def ready(self) -> None:
-        from campaigns.services import hooks
+        from campaigns import hooks
 
         from .services.prizes import lottery_review_checks, lottery_review_texts
 

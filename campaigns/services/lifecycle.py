@@ -26,8 +26,8 @@ from scrm.core.models import AuditEvent
 from scrm.core.role_names import OPS_ROLES
 from scrm.core.roles import Role, user_has_any_role, user_has_role
 
+from .. import hooks
 from ..models import Campaign, CampaignStatusChange, CampaignVariant, CouponTemplate
-from . import hooks
 from .claims import campaign_config_forget
 
 S = Campaign.Status
