@@ -22,6 +22,9 @@ CLAIM_LINK_SALT = "campaigns.claim-link"
 WALLET_LINK_SALT = "campaigns.wallet-link"
 DEFAULT_CLAIM_LINK_MAX_AGE_S = 14 * 24 * 3600
 DEFAULT_WALLET_LINK_MAX_AGE_S = 90 * 24 * 3600
+# The page a campaign kind above the core opens from a customer's personal link, by URL
+# name (registered from that app's ``AppConfig.ready``): a lottery's opens its draw page.
+PERSONAL_LINK_VIEWS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

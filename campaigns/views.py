@@ -25,7 +25,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from scrm.core.errors import DomainError
 
 from .codes import code_display, code_normalize
-from .links import LinkInvalid, claim_token_read, redeem_url, wallet_token_make, wallet_token_read
+from .links import (
+    PERSONAL_LINK_VIEWS,
+    LinkInvalid,
+    claim_token_read,
+    redeem_url,
+    wallet_token_make,
+    wallet_token_read,
+)
 from .models import Coupon, MerchantStaff, Redemption
 from .money import fen_display, yuan_to_fen
 from .selectors import claim_page, coupons_of_customer, template_benefit
@@ -113,6 +120,9 @@ def h5_claim(request: HttpRequest, token: str) -> HttpResponse:
         exc = LinkInvalid(_("链接无效"), reason="campaign_unknown")
         claim_refusal_record(code=exc.code, reason=exc.reason, source=Coupon.Source.LINK, ip=ip)
         return _refusal(request, exc)
+    other_page = PERSONAL_LINK_VIEWS.get(context["page"].campaign.kind)
+    if other_page:  # the same personal link, for a campaign kind with its own page
+        return redirect(reverse(other_page, args=[token]))
     contact_record(campaign_id=link.campaign_id, customer_id=link.customer_id, opened=True)
     return render(request, "campaigns/h5_claim.html", context)
 

@@ -49,6 +49,10 @@ ACTIONS = {
         actor=actor, campaign_id=pk, comment=comment, request=request
     ),
 }
+# The admin page of a campaign kind above the core, by URL name (registered from that
+# app's ``AppConfig.ready``): a lottery opens with its prize table.
+KIND_CHANGE_VIEWS: dict[str, str] = {}
+
 DONE = {
     "submit": gettext_lazy("已提交合规审核"),
     "approve": gettext_lazy("已审核通过"),
@@ -250,6 +254,9 @@ class CampaignAdmin(NoDeleteMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = dict(extra_context or {})
         campaign = self.get_object(request, object_id)
+        kind_view = KIND_CHANGE_VIEWS.get(campaign.kind) if campaign is not None else None
+        if kind_view and self.model in (Campaign, CampaignReviewQueue):
+            return HttpResponseRedirect(reverse(kind_view, args=[campaign.pk]))
         if campaign is not None:
             editor = lifecycle.user_is_campaign_editor(request.user)
             reviewer = lifecycle.user_is_campaign_reviewer(request.user)
