@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.admin.campaign import CampaignAdmin, CampaignForm
+from campaigns.admin.campaign import KIND_CHANGE_VIEWS, CampaignAdmin, CampaignForm
 from campaigns.admin.common import ReadOnlyMixin, form_error, is_ops
 from campaigns.models import Campaign, CouponTemplate
 from campaigns.money import fen_display
@@ -33,6 +33,9 @@ from .models import Draw, Lottery, LotteryCampaign, Prize
 from .selectors import lottery_report, prize_benefit
 from .services import prizes as prize_services
 from .services.draw import draw_replay
+
+# A lottery opened from the campaigns list or compliance's review queue opens here.
+KIND_CHANGE_VIEWS[Campaign.Kind.LOTTERY] = "admin:lottery_lotterycampaign_change"
 
 
 def _reviewer(user) -> bool:

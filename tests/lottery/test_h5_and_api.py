@@ -109,3 +109,14 @@ def test_the_draw_page_and_its_refusals_speak_english_when_asked(client, campaig
         client.post(url(customer, campaign), HTTP_ACCEPT_LANGUAGE="en", **JSON)
     refused = client.post(url(customer, campaign), HTTP_ACCEPT_LANGUAGE="en", **JSON)
     assert refused.json()["message"] == "You have used today's draws. Please come back tomorrow"
+
+
+def test_a_lotterys_claim_link_as_announcements_carry_it_opens_the_draw_page(client, campaign):
+    from urllib.parse import urlsplit
+
+    from campaigns.links import claim_url
+
+    link = claim_url(customer_id=CustomerFactory().pk, campaign_id=campaign.pk)
+    answer = client.get(urlsplit(link).path, follow=True)
+    assert answer.redirect_chain and answer.redirect_chain[0][0].startswith("/h5/lottery/")
+    assert "立即抽奖" in answer.content.decode()

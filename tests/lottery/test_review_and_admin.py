@@ -249,3 +249,22 @@ def test_the_report_page_and_draws_are_for_ops_and_compliance_sees_the_prizes_on
     assert page.status_code == 200 and "5元红包" in page.content.decode()
     assert client.get(f"/admin/lottery/lotterycampaign/{campaign.pk}/report/").status_code == 403
     assert client.get("/admin/lottery/draw/").status_code in (302, 403)
+
+
+def test_compliance_opening_a_lottery_from_the_review_queue_sees_its_prize_table(client, cast):
+    campaign, _template = draft(cast)
+    add(cast, campaign, name="5元红包", kind="red_packet", weight=1, total_stock=5, amount_fen=500)
+    lifecycle.campaign_submit(actor=cast.ops, campaign_id=campaign.pk)
+    client.force_login(cast.compliance)
+    queue = client.get("/admin/campaigns/campaignreviewqueue/")
+    assert "周五抽奖" in queue.content.decode()
+    page = client.get(f"/admin/campaigns/campaignreviewqueue/{campaign.pk}/change/", follow=True)
+    assert page.redirect_chain[-1][0] == f"/admin/lottery/lotterycampaign/{campaign.pk}/change/"
+    text = page.content.decode()
+    assert "5元红包" in text and 'id="act-approve"' in text
+    answer = client.post(
+        f"/admin/lottery/lotterycampaign/{campaign.pk}/act/",
+        {"action": "approve", "comment": "可以"},
+    )
+    assert answer.status_code == 302
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.APPROVED
