@@ -116,8 +116,8 @@ def h5_draw(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:  # a refusal (recorded), or too busy to draw now
             page = None if _wants_json(request) else _context(link, token)
             return _refusal(request, exc, page)
-        wallet = _wallet_path(link.customer_id)
         if _wants_json(request):
+            wallet = _wallet_path(link.customer_id) if result.coupons else ""
             return JsonResponse(result_body(result, wallet=wallet), status=201)
         context = _context(link, token, result=result, result_text=result_text(result))
         return render(request, TEMPLATE, context)

@@ -270,3 +270,22 @@ def test_a_draw_replays_from_its_record():
         start += weight
     Draw.objects.filter(pk=draw.pk).update(roll=other)
     assert not draw_replay(draw_id=draw.pk).matches
+
+
+def test_a_won_coupon_that_expires_unused_gives_its_cost_back_to_the_budget():
+    from campaigns.services.expiry import coupons_expire
+
+    campaign = lottery(campaign__budget_fen=2_000)
+    coupon_prize(campaign, stock=2)
+    first = lottery_draw(customer_id=CustomerFactory().pk, campaign_id=campaign.pk)
+    with pytest.raises(ClaimRefused) as info:  # the budget is held by the first coupon
+        lottery_draw(customer_id=CustomerFactory().pk, campaign_id=campaign.pk)
+    assert info.value.code == "out_of_stock"
+    Coupon.objects.filter(pk=first.draw.coupon_id).update(
+        valid_from=timezone.now() - timedelta(days=8),
+        valid_until=timezone.now() - timedelta(seconds=1),
+    )
+    assert coupons_expire() == 1
+    assert Campaign.objects.get(pk=campaign.pk).budget_committed_fen == 0
+    again = lottery_draw(customer_id=CustomerFactory().pk, campaign_id=campaign.pk)
+    assert again.coupons and Campaign.objects.get(pk=campaign.pk).budget_committed_fen == 2000
