@@ -6,8 +6,10 @@ Starts what ``make run`` starts for the web tier (embedded PostgreSQL/Redis via
 Celery worker in the same session) on free ports and a private var dir; seeds four
 live campaigns (one of them with a budget that runs out before its stock) and
 5,000 customers, each with a personal claim link per campaign; then, from a
-load-generator process of its own (wrk when installed, else Python threads; 32
-connections fed from one queue):
+load-generator process of its own (wrk when installed, else Python threads; two
+connections per web worker, fed from one queue: every worker busy with one more
+request waiting for each, which is the server's full throughput; more connections
+only wait longer in the listen queue):
 
 1. a trivial view (``/wecom/ping-trivial/``) on the same server,
 2. 20,000 claims (the customers' H5 claim endpoint, as JSON), interleaved across the
@@ -20,7 +22,7 @@ It then checks the database: no template's stock below zero or more coupons than
 stock, no budget overdrawn, no coupon with two standing redemptions, every retry
 answered exactly like the first try. Stops everything it started.
 
-    .venv/bin/python bench/coupon_claims.py [--claims 20000] [--redemptions 2000] [--concurrency 32]
+    .venv/bin/python bench/coupon_claims.py [--claims 20000] [--redemptions 2000] [--concurrency N]
 
 Last line: one JSON object (claims_per_s, ratio_vs_trivial, p99_ms, overdraw,
 double_redeemed, and more).
@@ -321,7 +323,13 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=20000)
     parser.add_argument("--redemptions", type=int, default=2000)
     parser.add_argument("--trivial", type=int, default=20000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="connections (default: two per web worker: every worker busy and one request"
+        " queued for each; more only wait in the listen queue, adding latency, not throughput)",
+    )
     parser.add_argument("--web-workers", type=int, default=0, help="default: as make run")
     for hidden in ("--seed", "--loadgen"):
         parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
@@ -336,6 +344,7 @@ def main() -> int:
         return loadgen_main(args)
 
     with web_stack(web_workers=args.web_workers) as stack:
+        args.concurrency = args.concurrency or 2 * stack.web_workers
         print("[bench] seeding campaigns, customers and links", flush=True)
         seed_file = stack.var / "seed.json"
         subprocess.run(  # noqa: S603
