@@ -15,7 +15,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,6 +32,7 @@ from .models import Draw, Lottery, LotteryCampaign, Prize
 from .selectors import lottery_report, prize_benefit
 from .services import prizes as prize_services
 from .services.draw import draw_replay
+from .services.gifts import gift_hand_over
 
 # A lottery opened from the campaigns list or compliance's review queue opens here.
 KIND_CHANGE_VIEWS[Campaign.Kind.LOTTERY] = "admin:lottery_lotterycampaign_change"
@@ -327,13 +327,30 @@ class _DrawCampaignFilter(admin.SimpleListFilter):
 class DrawAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Customers' draws: ops only (D14). Each draw's page shows its replay."""
 
-    list_display = ("drawn_at", "campaign", "customer", "prize", "won", "cost", "attempt")
-    list_filter = (_DrawCampaignFilter, "won", "prize__kind", "prize", "day")
+    list_display = (
+        "drawn_at",
+        "campaign",
+        "customer",
+        "prize",
+        "won",
+        "cost",
+        "attempt",
+        "gift_handed_over_at",
+    )
+    list_filter = (
+        _DrawCampaignFilter,
+        "won",
+        "prize__kind",
+        "prize",
+        "day",
+        ("gift_handed_over_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("customer__external_userid", "customer__name", "=id")
     list_select_related = ("campaign", "customer", "prize")
     date_hierarchy = "drawn_at"
     exclude = ("ip",)
     readonly_fields = ("replay_display",)
+    actions = ["hand_over_gifts"]
 
     def has_module_permission(self, request):
         return is_ops(request.user)
@@ -364,5 +381,13 @@ class DrawAdmin(ReadOnlyMixin, admin.ModelAdmin):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
-    def response_action(self, request, queryset):  # read-only: no bulk actions
-        return HttpResponseRedirect(request.get_full_path())
+    @admin.action(description=gettext_lazy("登记所选礼品已交付客户"))
+    def hand_over_gifts(self, request, queryset):
+        done = 0
+        for draw_id in queryset.filter(prize__kind=Prize.Kind.GIFT).values_list("pk", flat=True):
+            try:
+                gift_hand_over(actor=request.user, draw_id=draw_id, request=request)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, _("已登记 %(n)s 份礼品交付") % {"n": done})

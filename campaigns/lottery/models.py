@@ -13,6 +13,7 @@ every guard.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -167,6 +168,15 @@ class Draw(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        related_name="+",
+    )
+    gift_handed_over_at = models.DateTimeField(_("礼品交付时间"), null=True, blank=True)
+    gift_handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("礼品交付登记人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     request_key = models.CharField(_("请求键"), max_length=64, blank=True)

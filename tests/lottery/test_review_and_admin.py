@@ -268,3 +268,22 @@ def test_compliance_opening_a_lottery_from_the_review_queue_sees_its_prize_table
     )
     assert answer.status_code == 302
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.APPROVED
+
+
+def test_ops_record_a_won_gift_handed_over_once_and_it_is_audited(client, cast):
+    from scrm.core.models import AuditEvent
+    from tests.lottery.factories import LotteryFactory, gift
+
+    campaign = LotteryFactory().campaign
+    gift(campaign, weight=1, total_stock=5)
+    draw = lottery_draw(customer_id=CustomerFactory().pk, campaign_id=campaign.pk).draw
+    client.force_login(cast.ops)
+    action = {"action": "hand_over_gifts", "_selected_action": [draw.pk]}
+    answer = client.post("/admin/lottery/draw/", action, follow=True)
+    assert "已登记 1 份礼品交付" in answer.content.decode()
+    draw.refresh_from_db()
+    assert draw.gift_handed_over_at is not None and draw.gift_handed_over_by == cast.ops
+    assert AuditEvent.objects.filter(actor=cast.ops, details__operation="gift_hand_over").exists()
+    again = client.post("/admin/lottery/draw/", action, follow=True)
+    assert "该礼品已登记交付" in again.content.decode()
+    assert "已登记 0 份礼品交付" in again.content.decode()
