@@ -429,6 +429,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         sandbox = not os.environ.get("WECOM_API_BASE")
         if sandbox:
             env["WECOM_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}/cgi-bin/"
+        pay_sandbox = not os.environ.get("PAYMENTS_API_BASE")
+        if pay_sandbox:
+            env["PAYMENTS_API_BASE"] = f"http://127.0.0.1:{args.payments_sandbox_port}/"
         env.setdefault("ALLOWED_HOSTS", f"localhost,127.0.0.1,{host}")
         _say("migrating the database")
         _manage(env, "migrate", "--noinput", "-v", "0")
@@ -456,6 +459,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                     str(var / "sandbox" / "state.json"),
                 ],
             )
+        if pay_sandbox:
+            sup.spawn(
+                "payments-sandbox",
+                [
+                    PYTHON,
+                    "manage.py",
+                    "payments_sandbox",
+                    "--port",
+                    str(args.payments_sandbox_port),
+                ],
+            )
         base = f"http://{host}:{port}"
         # The running parts; a reconcile hold (an alert for ops) must not stop the demo.
         if _wait_healthy(f"{base}/healthz?only=database,redis,worker,beat", sup):
@@ -467,6 +481,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             except subprocess.CalledProcessError:
                 _say("the demo data could not be loaded completely; see the messages above")
             _print_welcome(base, sandbox, args.sandbox_port)
+            if pay_sandbox:
+                print(
+                    f"  Payment sandbox:        http://127.0.0.1:{args.payments_sandbox_port}/sandbox/",
+                    flush=True,
+                )
         elif not stop.is_set():
             _say(f"the system did not become healthy; see {base}/healthz and the logs above")
         while not stop.is_set():
@@ -598,6 +617,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("SCRM_PORT", "8000")))
     run.add_argument(
         "--sandbox-port", type=int, default=int(os.environ.get("WECOM_SANDBOX_PORT", "8765"))
+    )
+    run.add_argument(
+        "--payments-sandbox-port",
+        type=int,
+        default=int(os.environ.get("PAYMENTS_SANDBOX_PORT", "8766")),
     )
     run.add_argument("--web-workers", type=int, default=default_web_workers())
     run.set_defaults(func=cmd_run)

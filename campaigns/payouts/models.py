@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import Campaign
+
 
 class Payout(models.Model):
     class Reason(models.TextChoices):
@@ -248,4 +250,13 @@ class PayoutPolicy(models.Model):
         return str(self.campaign_id)
 
 
-__all__ = ["Payout", "PayoutAttempt", "PayoutDayCounter", "PayoutPolicy"]
+__all__ = ["Payout", "PayoutAttempt", "PayoutDayCounter", "PayoutPolicy", "RedPacketCampaign"]
+
+
+class RedPacketCampaign(Campaign):
+    """Red-packet campaigns as the payout report lists them (a view of ``Campaign``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("红包活动报表")
+        verbose_name_plural = _("红包活动报表")

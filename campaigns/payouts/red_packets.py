@@ -10,6 +10,7 @@ the delay and the conditions. ``red_packet_on_member_joined`` is registered on
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -28,6 +29,48 @@ from .services import CONDITIONS, payout_schedule
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONDITIONS = ("group_member",)
+
+
+def red_packet_validate(
+    *, campaign, amount_fen, delay_workdays, conditions, daily_budget_fen
+) -> None:
+    """The rules of a red packet (the admin's form and the service share them)."""
+    if campaign.kind != Campaign.Kind.RED_PACKET:
+        raise DomainError("not_red_packet", _("只有红包活动可以设置红包"))
+    if campaign.status != Campaign.Status.DRAFT:
+        raise DomainError(
+            "campaign_not_editable",
+            _("只有草稿状态的活动可以修改，已提交的内容以审核为准"),
+            status=409,
+        )
+    if not isinstance(amount_fen, int) or not (
+        settings.PAYMENTS_MIN_FEN <= amount_fen <= settings.PAYMENTS_MAX_FEN
+    ):
+        raise DomainError(
+            "amount_out_of_range",
+            _("红包金额须在 %(min)s 元到 %(max)s 元之间")
+            % {"min": settings.PAYMENTS_MIN_FEN / 100, "max": settings.PAYMENTS_MAX_FEN / 100},
+            data={"field": "amount_fen"},
+        )
+    if not isinstance(delay_workdays, int) or not 0 <= delay_workdays <= 250:
+        raise DomainError(
+            "invalid_delay",
+            _("延迟发放的工作日数须在 0 到 250 之间"),
+            data={"field": "delay_workdays"},
+        )
+    unknown = set(conditions) - CONDITIONS
+    if unknown:
+        raise DomainError(
+            "invalid_condition",
+            _("未知的发放条件：%(names)s") % {"names": ", ".join(sorted(unknown))},
+            data={"field": "conditions"},
+        )
+    if daily_budget_fen is not None and daily_budget_fen < amount_fen:
+        raise DomainError(
+            "invalid_daily_budget",
+            _("每日预算不能少于一个红包的金额"),
+            data={"field": "daily_budget_fen"},
+        )
 
 
 def red_packet_configure(
@@ -49,34 +92,14 @@ def red_packet_configure(
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None:
             raise DomainError("not_found", _("活动不存在"), status=404)
-        if campaign.kind != Campaign.Kind.RED_PACKET:
-            raise DomainError("not_red_packet", _("只有红包活动可以设置红包"))
-        if campaign.status != Campaign.Status.DRAFT:
-            raise DomainError(
-                "campaign_not_editable",
-                _("只有草稿状态的活动可以修改，已提交的内容以审核为准"),
-                status=409,
-            )
-        if not isinstance(amount_fen, int) or not (
-            settings.PAYMENTS_MIN_FEN <= amount_fen <= settings.PAYMENTS_MAX_FEN
-        ):
-            raise DomainError(
-                "amount_out_of_range",
-                _("红包金额须在 %(min)s 元到 %(max)s 元之间")
-                % {"min": settings.PAYMENTS_MIN_FEN / 100, "max": settings.PAYMENTS_MAX_FEN / 100},
-                data={"field": "amount_fen"},
-            )
-        if not isinstance(delay_workdays, int) or not 0 <= delay_workdays <= 250:
-            raise DomainError("invalid_delay", _("延迟发放的工作日数须在 0 到 250 之间"))
         conditions = list(dict.fromkeys(conditions))
-        unknown = set(conditions) - CONDITIONS
-        if unknown:
-            raise DomainError(
-                "invalid_condition",
-                _("未知的发放条件：%(names)s") % {"names": ", ".join(sorted(unknown))},
-            )
-        if daily_budget_fen is not None and daily_budget_fen < amount_fen:
-            raise DomainError("invalid_daily_budget", _("每日预算不能少于一个红包的金额"))
+        red_packet_validate(
+            campaign=campaign,
+            amount_fen=amount_fen,
+            delay_workdays=delay_workdays,
+            conditions=conditions,
+            daily_budget_fen=daily_budget_fen,
+        )
         policy, _created = PayoutPolicy.objects.update_or_create(
             campaign=campaign,
             defaults={
@@ -92,8 +115,29 @@ def red_packet_configure(
         return policy
 
 
+# group id → (read at, campaigns): a sync of a 200-member group asks 200 times in a row.
+_CACHE: dict[int, tuple[float, list]] = {}
+CACHE_S = 2.0
+
+
 def red_packet_campaigns_for(group, at) -> list[tuple[Campaign, PayoutPolicy]]:
-    """Live red-packet campaigns whose audience holds ``group`` (its groups, pools or region)."""
+    """Live red-packet campaigns whose audience holds ``group`` (its groups, pools or region);
+    read at most every ``CACHE_S`` seconds per group and process."""
+    cached = _CACHE.get(group.pk)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+        return [(c, p) for c, p in cached[1] if c.starts_at <= at < c.ends_at]
+    found = _campaigns_for(group, at)
+    if len(_CACHE) > 10_000:
+        _CACHE.clear()
+    _CACHE[group.pk] = (time.monotonic(), found)
+    return found
+
+
+def red_packet_campaigns_forget() -> None:
+    _CACHE.clear()
+
+
+def _campaigns_for(group, at) -> list[tuple[Campaign, PayoutPolicy]]:
     audience = Q(audience_groups=group)
     if group.pool_id:
         audience |= Q(audience_pools=group.pool_id)

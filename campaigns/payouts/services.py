@@ -12,6 +12,7 @@ always reuses the bill number, which the channel pays at most once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 import time
@@ -21,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,23 +55,13 @@ def payout_due_on(*, delay_workdays: int, now: dt.datetime | None = None) -> dt.
 def bill_nos_next(day: dt.date, n: int = 1) -> list[str]:
     """``n`` new bill numbers: merchant id + yyyymmdd + ten digits (WeChat Pay's ``mch_billno``,
     ≤ 28 characters, unique for good: the digits come from a database sequence)."""
-    prefix = "".join(ch for ch in settings.PAYMENTS_MCH_ID if ch.isalnum())[:10]
+    prefix = _bill_prefix()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval('payouts_bill_no_seq') FROM generate_series(1, %s)", [max(1, n)]
         )
         values = [row[0] for row in cursor.fetchall()]
     return [f"{prefix}{day:%Y%m%d}{v % 10**10:010d}" for v in values]
-
-
-def _budget_take(campaign_id: int, amount_fen: int) -> bool:
-    return bool(
-        Campaign.objects.filter(pk=campaign_id)
-        .filter(
-            Q(budget_fen__isnull=True) | Q(budget_committed_fen__lte=F("budget_fen") - amount_fen)
-        )
-        .update(budget_committed_fen=F("budget_committed_fen") + amount_fen)
-    )
 
 
 def _budget_give_back(campaign_id: int, amount_fen: int) -> None:
@@ -139,38 +130,87 @@ def payout_schedule(
         staff=staff,
         group=group,
     )
-    existing = Payout.objects.filter(source_key=source_key).first()
-    if existing is not None:
-        return existing
     now = now or timezone.now()
     today = local_today(now)
-    try:
-        with transaction.atomic():  # a savepoint: a lost race undoes the budget taken too
-            if not budget_reserved and not _budget_take(campaign.pk, amount_fen):
-                raise DomainError(
-                    "budget_exhausted",
-                    _("活动预算不足，无法再发放 %(yuan)s 元") % {"yuan": f"{amount_fen / 100:.2f}"},
-                    status=409,
-                )
-            return Payout.objects.create(
-                campaign=campaign,
-                customer=customer,
-                reason=reason,
-                amount_fen=amount_fen,
-                bill_no=bill_nos_next(today)[0],
-                source_key=source_key,
-                due_on=add_workdays(today, delay_workdays),
-                conditions=conditions,
-                staff=staff,
-                group=group,
-                budget_reserved=budget_reserved,
-                note=note[:200],
-            )
-    except IntegrityError:
+    values = {
+        "campaign": campaign.pk,
+        "customer": customer.pk,
+        "reason": reason,
+        "amount": amount_fen,
+        "prefix": _bill_prefix() + f"{today:%Y%m%d}",
+        "source_key": source_key,
+        "due_on": add_workdays(today, delay_workdays),
+        "conditions": json.dumps(conditions),
+        "staff": staff.pk if staff is not None else None,
+        "group": group.pk if group is not None else None,
+        "reserved": budget_reserved,
+        "note": note[:200],
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SCHEDULE_SQL, values)
+        budget_taken, pk, bill_no = cursor.fetchone()
+    if pk is None:
+        if budget_taken:  # another call with this key won the race: undo our part
+            _budget_give_back(campaign.pk, amount_fen)
         existing = Payout.objects.filter(source_key=source_key).first()
-        if existing is None:
-            raise
-        return existing
+        if existing is not None:
+            return existing
+        raise DomainError(
+            "budget_exhausted",
+            _("活动预算不足，无法再发放 %(yuan)s 元") % {"yuan": f"{amount_fen / 100:.2f}"},
+            status=409,
+        )
+    return Payout(
+        pk=pk,
+        campaign=campaign,
+        customer=customer,
+        reason=reason,
+        amount_fen=amount_fen,
+        bill_no=bill_no,
+        source_key=source_key,
+        status=Payout.Status.SCHEDULED,
+        due_on=values["due_on"],
+        conditions=conditions,
+        staff=staff,
+        group=group,
+        budget_reserved=budget_reserved,
+        note=values["note"],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+# The budget's guarded UPDATE and the insert in one statement (the claim path's shape):
+# nothing is inserted unless the budget took the amount (or the caller reserved it), and
+# no budget is taken for a key already on the ledger.
+_SCHEDULE_SQL = """
+WITH budget AS (
+    UPDATE campaigns_campaign AS c
+    SET budget_committed_fen = c.budget_committed_fen + %(amount)s
+    WHERE c.id = %(campaign)s AND NOT %(reserved)s
+      AND (c.budget_fen IS NULL OR c.budget_committed_fen + %(amount)s <= c.budget_fen)
+      AND NOT EXISTS (SELECT 1 FROM payouts_payout WHERE source_key = %(source_key)s)
+    RETURNING c.id
+), ins AS (
+    INSERT INTO payouts_payout (
+        campaign_id, customer_id, reason, amount_fen, bill_no, source_key, status, due_on,
+        conditions, staff_id, group_id, budget_reserved, note, cancel_reason, attempt_count,
+        needs_query, deferrals, last_error, channel, channel_ref, openid, created_at, updated_at)
+    SELECT %(campaign)s, %(customer)s, %(reason)s, %(amount)s,
+        %(prefix)s || lpad((nextval('payouts_bill_no_seq') %% 10000000000)::text, 10, '0'),
+        %(source_key)s, 'scheduled', %(due_on)s, %(conditions)s::jsonb, %(staff)s, %(group)s,
+        %(reserved)s, %(note)s, '', 0, false, 0, '', '', '', '', %(now)s, %(now)s
+    WHERE %(reserved)s OR EXISTS (SELECT 1 FROM budget)
+    ON CONFLICT (source_key) DO NOTHING
+    RETURNING id, bill_no
+)
+SELECT EXISTS (SELECT 1 FROM budget), (SELECT id FROM ins), (SELECT bill_no FROM ins)
+"""
+
+
+def _bill_prefix() -> str:
+    return "".join(ch for ch in settings.PAYMENTS_MCH_ID if ch.isalnum())[:10]
 
 
 def _close(

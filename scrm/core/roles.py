@@ -39,6 +39,7 @@ _OPS_WRITE = [
     ("content", "*"),  # the content library, its review and banned phrases
     ("campaigns", "*"),
     ("referral", "*"),  # campaigns.referral: referral settings, invitations, rewards
+    ("payouts", "*"),  # campaigns.payouts: the payout ledger, red-packet settings and report
     ("tagging", "*"),
     ("wecom", "view_"),
     ("wecom", "change_inboxevent"),

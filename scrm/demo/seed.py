@@ -675,6 +675,17 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
             wait=lambda: _wait(_inbox_drained, wait_s, "the invited friends to be processed", say),
             say=say,
         )
+        from scrm.demo.payouts import red_packet_demo
+
+        red_packet_demo(
+            users=users,
+            sandbox=sandbox,
+            customers=customers,
+            pools=pools,
+            now=now,
+            wait=lambda: _wait(_inbox_drained, wait_s, "the red-packet joins to be processed", say),
+            say=say,
+        )
         task_rules_run(today=today)
         if _sop_plan(content, pools, users, now):
             from groups.sop.tasks import sop_tick_task

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
+from .payments import PAYOUTS_DISPATCH_EVERY_S
+
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # SOP: due slots become occurrences, expanded into per-group deliveries (D6).
     "sop-tick": {"task": "sop.tick", "schedule": 60.0, "options": {"expires": 50}},
@@ -72,6 +74,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "campaigns.announcements_sweep",
         "schedule": 300.0,
         "options": {"expires": 240},
+    },
+    # Due payouts of the ledger (red packets, prizes, rewards): claimed, checked, paid.
+    "payouts-pay-due": {
+        "task": "payouts.pay_due",
+        "schedule": PAYOUTS_DISPATCH_EVERY_S,
+        "options": {"expires": max(1.0, PAYOUTS_DISPATCH_EVERY_S * 0.8)},
     },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {

@@ -72,3 +72,13 @@ def wecom_customer(wecom_sandbox):
         return CustomerFactory(external_userid=external_userid, **kw)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_red_packet_cache():
+    """Which campaigns a group has is cached for a moment per process; tests start without."""
+    from campaigns.payouts.red_packets import red_packet_campaigns_forget
+
+    red_packet_campaigns_forget()
+    yield
+    red_packet_campaigns_forget()
