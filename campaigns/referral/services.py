@@ -493,6 +493,9 @@ def invitation_progress(*, invitation: Invitation, now: datetime | None = None) 
         invitation.status = Invitation.Status.REFUSED
         invitation.refusal = Invitation.Refusal.SAME_PHONE
         return False
+    # One inviter's successes are counted one at a time: two friends succeeding at once
+    # would otherwise each count without the other and a tier could be missed.
+    InviteCode.objects.select_for_update().filter(pk=invitation.code_id).first()
     changed = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
         status=Invitation.Status.SUCCEEDED, succeeded_at=now
     )

@@ -119,3 +119,12 @@ def test_an_account_without_the_permission_is_refused(db):
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     response = report(client, {"kind": "verified", "external_userid": "wmX"})
     assert response.status_code == 403 and response.json()["code"]
+
+
+def test_the_conversion_api_is_in_the_openapi_schema(client, cast):
+    client.force_login(cast.ops)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/referrals/conversions/"]["post"]
+    assert operation["operationId"] == "referral_conversion_create"
+    assert {"201", "200", "401", "404"} <= set(operation["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
