@@ -81,6 +81,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": PAYOUTS_DISPATCH_EVERY_S,
         "options": {"expires": max(1.0, PAYOUTS_DISPATCH_EVERY_S * 0.8)},
     },
+    # Referral rewards on their day: counted again, then to the ledger or cancelled (D8).
+    "referral-rewards-settle": {
+        "task": "referral.rewards_settle",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    # Key spreaders: the top inviters' tag (in WeCom) and segment, refreshed nightly (D8).
+    "referral-key-spreaders": {
+        "task": "referral.key_spreaders_refresh",
+        "schedule": crontab(hour=4, minute=15),
+        "options": {"expires": 3 * 3600},
+    },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {
         "task": "scrm.wecom.tasks.wecom_sync",
