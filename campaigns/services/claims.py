@@ -604,6 +604,8 @@ def coupon_claim(
             raise _refused("campaign_not_live")
         if config.kind == Campaign.Kind.LOTTERY:
             raise _refused("not_eligible", "template")  # a lottery's coupons are won, not claimed
+        if config.kind == Campaign.Kind.REFERRAL and source == Coupon.Source.LINK:
+            raise _refused("not_eligible", "template")  # a referral's coupons are earned by invites
         facts = customer_facts(customer_id=customer_id, config=config)
         customer_gate(config=config, facts=facts, by_link=source == Coupon.Source.LINK)
         variant = variant_for(config, facts.id)

@@ -186,3 +186,16 @@ def test_a_friend_gone_without_a_callback_is_caught_on_the_payout_day(corp, prog
     assert rewards_settle_due(now=due) == {"cancelled": 1}
     assert Invitation.objects.get(invitee=friends[1]).status == "lapsed"
     assert not Payout.objects.exists()
+
+
+def test_a_referral_coupon_cannot_be_claimed_by_link_without_inviting(program, db):
+    """A claim link of a referral campaign (e.g. from an announcement) grants nothing:
+    its coupons are earned by invites."""
+    from campaigns.services.claims import ClaimRefused, coupon_claim
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory()
+    with pytest.raises(ClaimRefused) as refused:
+        coupon_claim(customer_id=customer.pk, campaign_id=program.campaign_id)
+    assert refused.value.code == "not_eligible"
+    assert not Coupon.objects.exists()
