@@ -549,6 +549,9 @@ def _openids_fill(items: list[_Claimed]) -> None:
                 )
             else:
                 c.result = PaymentResult(Outcome.REJECTED, "NO_OPENID", str(exc)[:200])
+        except Exception as exc:  # Redis, the network: this entry waits, the others go on
+            logger.warning("payment openid not resolved", exc_info=True)
+            c.result = PaymentResult(Outcome.RETRY, "OPENID_LOOKUP", type(exc).__name__, 60.0)
 
 
 def _send(item: _Claimed) -> _Claimed:
