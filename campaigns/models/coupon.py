@@ -148,15 +148,25 @@ class Coupon(models.Model):
     # second LIKE index), and the campaign's and customer's lookups come from the two
     # composite indexes below, which they lead (no single-column FK indexes).
     code = models.CharField(_("券码"), max_length=16)
+    # The campaign and the template are the hottest rows of a claim. A foreign-key
+    # constraint would check (and share-lock) both for every coupon inserted, which
+    # costs as much as the claim itself; the claim statement only inserts when its
+    # guarded update found the template of that campaign, and a database trigger
+    # (migration 0009) refuses to delete a campaign or template that has coupons.
     campaign = models.ForeignKey(
         Campaign,
         verbose_name=_("活动"),
         on_delete=models.PROTECT,
         related_name="coupons",
         db_index=False,
+        db_constraint=False,
     )
     template = models.ForeignKey(
-        CouponTemplate, verbose_name=_("模板"), on_delete=models.PROTECT, related_name="coupons"
+        CouponTemplate,
+        verbose_name=_("模板"),
+        on_delete=models.PROTECT,
+        related_name="coupons",
+        db_constraint=False,
     )
     variant = models.ForeignKey(
         CampaignVariant,

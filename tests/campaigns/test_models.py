@@ -1,5 +1,6 @@
 """The database itself refuses an overdrawn stock or budget, a second standing
-redemption of one coupon, and a limit counter past its cap (D7)."""
+redemption of one coupon, a limit counter past its cap, and deleting the campaign or
+template of a coupon (D7)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -76,6 +77,28 @@ def test_a_redeemed_coupon_carries_its_redemption_time_and_only_then():
         Coupon.objects.filter(pk=coupon.pk).update(status=Coupon.Status.REDEEMED)
     with pytest.raises(IntegrityError), transaction.atomic():
         Coupon.objects.filter(pk=coupon.pk).update(redeemed_at=timezone.now())
+
+
+@pytest.mark.parametrize("table", ["campaigns_coupontemplate", "campaigns_campaign"])
+def test_the_campaign_and_template_of_a_coupon_cannot_be_deleted_even_in_sql(table):
+    template = CouponTemplateFactory()
+    coupon = _coupon(template)
+    parent = template.pk if table == "campaigns_coupontemplate" else template.campaign_id
+    with (
+        pytest.raises(IntegrityError, match="still has coupons"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [parent])  # noqa: S608
+    coupon.refresh_from_db()
+    assert coupon.template_id == template.pk
+
+
+def test_a_template_without_coupons_can_be_deleted():
+    template = CouponTemplateFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM campaigns_coupontemplate WHERE id = %s", [template.pk])
+    assert not CouponTemplate.objects.filter(pk=template.pk).exists()
 
 
 def test_a_limit_counter_cannot_pass_its_cap():
