@@ -6,6 +6,9 @@ and an ``Idempotency-Key`` on every call, handled as the campaigns API does: a r
 with the same key and body gets the first answer byte for byte, the same key with
 another body ``422 idempotency_key_reused``. Reporting the same conversion again under
 a new key changes nothing (``created: false``). Errors are ``{"code", "message"}`` JSON.
+
+``POST /api/referrals/invite-links/`` (``referral.make_invite_links``) gives the bank's
+own channels a customer's personal invite page and QR code.
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from campaigns.serializers import ErrorSerializer, datetime_text
 from campaigns.services.idempotency import Answer, idempotent, request_fingerprint
 from scrm.core.errors import DomainError
 
-from .serializers import ConversionInputSerializer, ConversionSerializer
-from .services import ConversionResult, conversion_record
+from .links import invite_url
+from .serializers import (
+    ConversionInputSerializer,
+    ConversionSerializer,
+    InviteLinkInputSerializer,
+    InviteLinkSerializer,
+)
+from .services import ConversionResult, conversion_record, invite_link_make
 
 ERRORS = {
     status: OpenApiResponse(ErrorSerializer, description=text)
@@ -39,6 +48,18 @@ ERRORS = {
 class MayReportConversions(BasePermission):
     def has_permission(self, request, view) -> bool:
         return request.user.has_perm("referral.report_conversions")
+
+
+class MayMakeInviteLinks(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("referral.make_invite_links")
+
+
+def _invalid(serializer) -> Answer:
+    errors = serializer.errors
+    first = next(iter(errors.values()))
+    message = str(first[0] if isinstance(first, list) else first)
+    return Answer(400, {"code": "invalid", "message": message, "fields": errors})
 
 
 def _body(request) -> object:
@@ -91,10 +112,7 @@ class ConversionApi(APIView):
         def action() -> Answer:
             serializer = ConversionInputSerializer(data=data)
             if not serializer.is_valid():
-                errors = serializer.errors
-                first = next(iter(errors.values()))
-                message = str(first[0] if isinstance(first, list) else first)
-                return Answer(400, {"code": "invalid", "message": message, "fields": errors})
+                return _invalid(serializer)
             valid = serializer.validated_data
             try:
                 result = conversion_record(
@@ -117,3 +135,40 @@ class ConversionApi(APIView):
                 action=action,
             )
         )
+
+
+class InviteLinkApi(APIView):
+    """A customer's personal invite page and QR code of a live referral campaign, for the
+    bank's own channels (the mobile-bank app shows it as the customer's poster). Made in
+    WeCom on the first ask; asking again returns the same code. No Idempotency-Key: it
+    changes nothing a second call could double."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, MayMakeInviteLinks]
+
+    @extend_schema(
+        operation_id="referral_invite_link",
+        request=InviteLinkInputSerializer,
+        responses={200: InviteLinkSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = InviteLinkInputSerializer(data=_body(request))
+        if not serializer.is_valid():
+            return _respond(_invalid(serializer))
+        valid = serializer.validated_data
+        try:
+            code, customer = invite_link_make(
+                actor=request.user,
+                campaign_id=valid["campaign"],
+                external_userid=valid.get("external_userid", ""),
+                customer_no=valid.get("customer_no", ""),
+            )
+        except DomainError as exc:
+            return _respond(Answer(exc.status, exc.as_dict()))
+        body = {
+            "campaign": valid["campaign"],
+            "customer": customer.external_userid,
+            "url": invite_url(customer_id=customer.pk, campaign_id=valid["campaign"]),
+            "qr_code": code.qr_code,
+        }
+        return _respond(Answer(200, body))

@@ -155,6 +155,7 @@ class InviteCode(models.Model):
         verbose_name = _("邀请码")
         verbose_name_plural = _("邀请码")
         ordering = ["-created_at"]
+        permissions = [("make_invite_links", _("通过接口获取客户的专属邀请链接"))]
         constraints = [
             models.UniqueConstraint(fields=["program", "inviter"], name="referral_code_unique")
         ]

@@ -581,6 +581,22 @@ def _customer_named(*, external_userid: str = "", customer_no: str = "") -> Cust
     return customer
 
 
+def invite_link_make(
+    *, actor, campaign_id: int, external_userid: str = "", customer_no: str = ""
+) -> tuple[InviteCode, Customer]:
+    """The bank's systems (e.g. the mobile-bank app, D2) ask for a customer's personal
+    invite code of a live referral campaign, to show it as the customer's poster."""
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(
+        "referral.make_invite_links"
+    ):
+        raise DomainError("forbidden", _("该账号没有获取邀请链接的权限"), status=403)
+    program = program_of_campaign(campaign_id)
+    if program is None:
+        raise DomainError("not_found", _("老带新活动不存在"), status=404)
+    customer = _customer_named(external_userid=external_userid, customer_no=customer_no)
+    return invite_code_ensure(program=program, inviter_id=customer.pk), customer
+
+
 @dataclass(frozen=True)
 class ConversionResult:
     conversion: Conversion

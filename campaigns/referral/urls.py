@@ -8,5 +8,6 @@ app_name = "referral"
 
 urlpatterns = [
     path("api/referrals/conversions/", api.ConversionApi.as_view(), name="api-conversion"),
+    path("api/referrals/invite-links/", api.InviteLinkApi.as_view(), name="api-invite-link"),
     path("h5/invite/<str:token>/", views.h5_invite, name="h5-invite"),
 ]

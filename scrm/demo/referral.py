@@ -87,8 +87,9 @@ def _bank_systems_may_report() -> None:
     bank = get_user_model().objects.filter(username="bank-systems").first()
     if bank is not None:
         bank.user_permissions.add(
-            Permission.objects.get(
-                content_type__app_label="referral", codename="report_conversions"
+            *Permission.objects.filter(
+                content_type__app_label="referral",
+                codename__in=["report_conversions", "make_invite_links"],
             )
         )
 

@@ -28,9 +28,10 @@ def _serve_qr_images(page) -> None:
 
 
 def test_the_invite_page_shows_the_managers_qr_and_the_progress(
-    live_server, page, settings, corp, program
+    live_server, page, settings, corp, program, wecom_calls_outside_transactions
 ):
     settings.SCRM_PUBLIC_URL = live_server.url
+    calls = wecom_calls_outside_transactions("contact_way_add")
     violations: list[str] = []
     page.on(
         "console",
@@ -60,6 +61,7 @@ def test_the_invite_page_shows_the_managers_qr_and_the_progress(
     assert first.get_attribute("data-status") == "granted" and "已发放" in first.inner_text()
     assert page.locator("li.tier[data-threshold='3']").get_attribute("data-status") == ""
     assert InviteCode.objects.filter(program=program).count() == 1  # the same code again
+    assert calls == ["contact_way_add"]  # made once, with no transaction open
 
     page.goto(f"{live_server.url}/h5/invite/forged-link/")
     assert page.inner_text("#error") == "链接无效"

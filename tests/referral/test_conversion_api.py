@@ -128,3 +128,38 @@ def test_the_conversion_api_is_in_the_openapi_schema(client, cast):
     assert operation["operationId"] == "referral_conversion_create"
     assert {"201", "200", "401", "404"} <= set(operation["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
+
+
+def test_the_bank_app_gets_a_customers_invite_link_and_qr(corp, program):
+    from urllib.parse import urlsplit
+
+    from campaigns.referral.links import invite_token_read
+    from campaigns.referral.models import InviteCode
+
+    user = UserFactory(username="mobile-bank")
+    user.user_permissions.add(Permission.objects.get(codename="make_invite_links"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    root, _f, _e = scan(corp, userid="lina", name="王老客")
+    body = {"campaign": program.campaign_id, "external_userid": root.external_userid}
+    first = client.post("/api/referrals/invite-links/", data=body, format="json")
+    assert first.status_code == 200, first.content
+    code = InviteCode.objects.get(program=program, inviter=root)
+    assert first.json()["qr_code"] == code.qr_code
+    token = urlsplit(first.json()["url"]).path.rstrip("/").rsplit("/", 1)[1]
+    assert invite_token_read(token).customer_id == root.pk
+    again = client.post("/api/referrals/invite-links/", data=body, format="json")
+    assert again.json()["qr_code"] == code.qr_code and InviteCode.objects.count() == 1
+    unknown = client.post(
+        "/api/referrals/invite-links/",
+        data={"campaign": program.campaign_id + 99, "external_userid": root.external_userid},
+        format="json",
+    )
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    # The conversions account may not make links.
+    bank = UserFactory(username="bank-only")
+    bank.user_permissions.add(Permission.objects.get(codename="report_conversions"))
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bank).key}")
+    refused = other.post("/api/referrals/invite-links/", data=body, format="json")
+    assert refused.status_code == 403
