@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import invitations_reconcile, rewards_settle_due
+from .services import invitations_from_relations, invitations_reconcile, rewards_settle_due
 from .spreaders import key_spreaders_refresh
 
 
 @shared_task(name="referral.rewards_settle")
 def rewards_settle() -> dict:
-    """Waiting red-packet and gift rewards whose day has come: counted again, then to the
+    """Adds through invite codes whose callback was lost are attributed, pending
+    invitations whose goal is met by now succeed, and waiting red-packet and gift
+    rewards whose day has come: counted again, then to the
     payout ledger or fulfilment, or cancelled. On failure nothing is lost: each reward
     is settled in its own transaction and only waiting ones are picked up, so the next
     run (hourly) settles whatever this one did not."""
     return {
+        "invitations_recorded": invitations_from_relations(),
         "invitations_succeeded": invitations_reconcile(),
         **rewards_settle_due(),
     }

@@ -199,3 +199,22 @@ def test_a_referral_coupon_cannot_be_claimed_by_link_without_inviting(program, d
         coupon_claim(customer_id=customer.pk, campaign_id=program.campaign_id)
     assert refused.value.code == "not_eligible"
     assert not Coupon.objects.exists()
+
+
+def test_an_add_whose_callback_was_lost_is_attributed_by_the_periodic_job(corp, program):
+    """The friend scanned, WeCom's callback never came; the nightly reconcile brought the
+    relation (with its state) through contacts; the referral job attributes it."""
+    from campaigns.referral.tasks import rewards_settle
+    from contacts.services import customer_sync_from_wecom
+    from scrm.wecom.adapter import wecom
+
+    root, _f, _e = scan(corp, userid="lina", name="王老客")
+    code = code_of(program, root)
+    lost = corp.control("scan", config_id=code.config_id, name="失联的朋友")  # no delivery
+    customer_sync_from_wecom(result=wecom.customer_get(lost["external_userid"]))
+    assert not Invitation.objects.exists()
+    assert rewards_settle()["invitations_recorded"] == 1
+    invitation = Invitation.objects.get()
+    assert (invitation.inviter, invitation.status, invitation.depth) == (root, "succeeded", 1)
+    assert rewards_settle()["invitations_recorded"] == 0
+    assert ReferralReward.objects.filter(inviter=root, tier__threshold=1).count() == 1
