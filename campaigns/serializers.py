@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from .services.redemption import MAX_AMOUNT_FEN
 
-_dt = serializers.DateTimeField()
-
 
 def datetime_text(value) -> str | None:
-    """Datetimes as the API writes them everywhere (ISO 8601, Asia/Shanghai)."""
-    return _dt.to_representation(value) if value is not None else None
+    """Datetimes as the API writes them everywhere: ISO 8601 in the current time zone
+    (Asia/Shanghai), exactly as DRF's ``DateTimeField`` writes them (UTC as "Z"), without
+    its field machinery, since every claim answer carries them."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class RedeemInputSerializer(serializers.Serializer):
