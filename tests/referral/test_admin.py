@@ -124,3 +124,31 @@ def test_ops_see_the_referral_pages_and_compliance_does_not(client, cast, progra
     assert 'id="spreaders-link"' in page
     client.force_login(cast.compliance)
     assert client.get(reverse("admin:referral_invitation_changelist")).status_code == 403
+
+
+def test_a_gift_tier_waits_for_its_day_then_ops_mark_it_handed_over(client, cast, corp):
+    from campaigns.referral.models import ReferralReward
+    from campaigns.referral.services import rewards_settle_due
+    from tests.referral.conftest import after_workdays, code_of, referral_campaign, scan, scan_code
+
+    program = referral_campaign(delay=2)
+    ReferralTier.objects.filter(program=program, threshold=10).update(threshold=2)
+    root, _f, _e = scan(corp, userid="lina", name="王老客")
+    for name in ("朋友甲", "朋友乙"):
+        scan_code(corp, code_of(program, root), name)
+    gift = ReferralReward.objects.get(inviter=root, tier__kind="gift")
+    assert gift.status == "waiting"
+    assert rewards_settle_due(now=after_workdays(2)) == {"granted": 1}
+    gift.refresh_from_db()
+    assert gift.status == "granted" and "定制保温杯" in gift.note and gift.payout is None
+
+    client.force_login(cast.ops)
+    url = reverse("admin:referral_referralreward_changelist")
+    page = client.get(url)
+    assert page.status_code == 200 and "定制保温杯" in page.content.decode()
+    response = client.post(
+        url, {"action": "fulfil_gifts", "_selected_action": [str(gift.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    gift.refresh_from_db()
+    assert gift.gift_fulfilled_at is not None
