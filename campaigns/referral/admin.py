@@ -31,7 +31,12 @@ from .models import (
     Segment,
     SegmentMember,
 )
-from .selectors import invitations_for_admin, rewards_for_admin, tier_reward_text
+from .selectors import (
+    invitations_for_admin,
+    programs_with_figures,
+    rewards_for_admin,
+    tier_reward_text,
+)
 from .services import gift_fulfil, program_save, program_validate
 from .spreaders import ORDERS, key_spreaders_refresh, spreaders_rank
 
@@ -89,14 +94,24 @@ class TierInline(admin.TabularInline):
 @admin.register(ReferralProgram)
 class ReferralProgramAdmin(OpsOnlyMixin, admin.ModelAdmin):
     inlines = [TierInline]
-    list_display = ("campaign", "status", "goal", "tiers_display", "invites", "created_at")
+    list_display = (
+        "campaign",
+        "status",
+        "goal",
+        "tiers_display",
+        "inviters",
+        "invites",
+        "refused",
+        "lapsed",
+        "rewards",
+    )
     list_filter = ("goal", "campaign__status")
     search_fields = ("campaign__name", "campaign__title")
     fields = ("campaign", "goal", "group_pool", "reward_delay_workdays")
     change_list_template = "admin/referral/referralprogram/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("campaign")
+        return programs_with_figures(super().get_queryset(request).select_related("campaign"))
 
     def has_change_permission(self, request, obj=None):
         return _editable(request, obj) and super().has_change_permission(request, obj)
@@ -125,9 +140,25 @@ class ReferralProgramAdmin(OpsOnlyMixin, admin.ModelAdmin):
             for t in obj.tiers.select_related("coupon_template").order_by("threshold")
         )
 
-    @admin.display(description=gettext_lazy("成功邀请"))
+    @admin.display(description=gettext_lazy("邀请人"), ordering="fig_inviters")
+    def inviters(self, obj):
+        return obj.fig_inviters
+
+    @admin.display(description=gettext_lazy("成功邀请"), ordering="fig_succeeded")
     def invites(self, obj):
-        return obj.invitations.filter(status=Invitation.Status.SUCCEEDED).count()
+        return obj.fig_succeeded
+
+    @admin.display(description=gettext_lazy("已拒绝"), ordering="fig_refused")
+    def refused(self, obj):
+        return obj.fig_refused
+
+    @admin.display(description=gettext_lazy("已失效"), ordering="fig_lapsed")
+    def lapsed(self, obj):
+        return obj.fig_lapsed
+
+    @admin.display(description=gettext_lazy("已发放奖励"), ordering="fig_rewards")
+    def rewards(self, obj):
+        return obj.fig_rewards
 
     def save_model(self, request, obj, form, change):
         # Saved with its tiers in save_related, through the service.

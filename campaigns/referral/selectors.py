@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from campaigns.money import fen_display
@@ -62,6 +63,29 @@ def invite_page(*, program: ReferralProgram, code: InviteCode) -> InvitePage:
         successful=counts["ok"],
         pending=counts["pending"],
         tiers=tiers,
+    )
+
+
+def programs_with_figures(qs: QuerySet[ReferralProgram]) -> QuerySet[ReferralProgram]:
+    """Each referral campaign with its inviters (codes), invitations by status and rewards
+    paid (``fig_*``, sortable in the admin)."""
+
+    def count(model, **where):
+        rows = (
+            model.objects.filter(program=OuterRef("pk"), **where)
+            .order_by()
+            .values("program")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+    return qs.annotate(
+        fig_inviters=count(InviteCode),
+        fig_succeeded=count(Invitation, status=Invitation.Status.SUCCEEDED),
+        fig_refused=count(Invitation, status=Invitation.Status.REFUSED),
+        fig_lapsed=count(Invitation, status=Invitation.Status.LAPSED),
+        fig_rewards=count(ReferralReward, status=ReferralReward.Status.GRANTED),
     )
 
 

@@ -143,6 +143,9 @@ def test_a_gift_tier_waits_for_its_day_then_ops_mark_it_handed_over(client, cast
     assert gift.status == "granted" and "定制保温杯" in gift.note and gift.payout is None
 
     client.force_login(cast.ops)
+    listing = client.get(reverse("admin:referral_referralprogram_changelist")).content.decode()
+    assert '<td class="field-invites">2</td>' in listing
+    assert '<td class="field-rewards">2</td>' in listing  # the coupon and the gift
     url = reverse("admin:referral_referralreward_changelist")
     page = client.get(url)
     assert page.status_code == 200 and "定制保温杯" in page.content.decode()
