@@ -314,6 +314,63 @@ def _counters_take(
     return ""
 
 
+_CUSTOMER_BUMP_MANY = """
+INSERT INTO payouts_payoutdaycounter AS c (scope, day, count, amount_fen)
+SELECT v.scope, %(day)s, 1, v.amount FROM unnest(%(scopes)s::varchar[], %(amounts)s::bigint[])
+    AS v(scope, amount)
+ON CONFLICT (scope, day) DO UPDATE
+SET count = c.count + 1, amount_fen = c.amount_fen + EXCLUDED.amount_fen
+WHERE (%(max_count)s = 0 OR c.count + 1 <= %(max_count)s)
+  AND (%(max_fen)s = 0 OR c.amount_fen + EXCLUDED.amount_fen <= %(max_fen)s)
+RETURNING c.scope
+"""
+
+
+def _counters_take_many(day: dt.date, rows: list, policies: dict) -> dict[int, str]:
+    """Count entries against the day's caps; pk → the scope that is full, for those that
+    did not fit. With only the per-customer cap in force (the usual case) the first entry
+    of each customer is counted in one statement for the batch."""
+    if not rows:
+        return {}
+    max_count, max_fen = settings.PAYOUTS_CUSTOMER_DAILY_COUNT, settings.PAYOUTS_CUSTOMER_DAILY_FEN
+    only_customer = not settings.PAYOUTS_DAILY_BUDGET_FEN and not any(
+        policies.get(r.campaign_id) and policies[r.campaign_id].daily_budget_fen for r in rows
+    )
+    if not only_customer or not (max_count or max_fen):
+        return _counters_take_each(day, rows, policies)
+    firsts, rest, seen = [], [], set()
+    for r in rows:
+        (rest if r.customer_id in seen else firsts).append(r)
+        seen.add(r.customer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CUSTOMER_BUMP_MANY,
+            {
+                "day": day,
+                "scopes": [f"customer:{r.customer_id}" for r in firsts],
+                "amounts": [r.amount_fen for r in firsts],
+                "max_count": max_count,
+                "max_fen": max_fen,
+            },
+        )
+        counted = {row[0] for row in cursor.fetchall()}
+    full = {r.pk: "customer" for r in firsts if f"customer:{r.customer_id}" not in counted}
+    full.update(_counters_take_each(day, rest, policies))
+    return full
+
+
+def _counters_take_each(day: dt.date, rows: list, policies: dict) -> dict[int, str]:
+    full = {}
+    for r in rows:
+        policy = policies.get(r.campaign_id)
+        scope = _counters_take(
+            day, r.customer_id, r.campaign_id, r.amount_fen, policy and policy.daily_budget_fen
+        )
+        if scope:
+            full[r.pk] = scope
+    return full
+
+
 def _counters_release(day: dt.date, customer_id: int, campaign_id: int, amount: int) -> None:
     scopes = [f"customer:{customer_id}", f"campaign:{campaign_id}", "all"]
     PayoutDayCounter.objects.filter(
@@ -451,27 +508,19 @@ def _claim(*, now: dt.datetime, n: int, run: PayRun) -> tuple[list[_Claimed], bo
     policies = _policies(campaign_ids)
     names = _campaign_names(campaign_ids)
     claimed: list[Payout] = []
-    deferred: list[int] = []
     for r in rows:
         if r.pk in failing:
             continue
         if r.status == Payout.Status.SENDING:
             r.needs_query = True  # its worker died: the send may have reached the channel
-        if r.counted_on is None:
-            policy = policies.get(r.campaign_id)
-            full = _counters_take(
-                today,
-                r.customer_id,
-                r.campaign_id,
-                r.amount_fen,
-                policy and policy.daily_budget_fen,
-            )
-            if full:
-                run.deferred[full] += 1
-                deferred.append(r.pk)
-                continue
-            r.counted_on = today
         claimed.append(r)
+    fulls = _counters_take_many(today, [r for r in claimed if r.counted_on is None], policies)
+    deferred = [r.pk for r in claimed if r.pk in fulls]
+    for scope in fulls.values():
+        run.deferred[scope] += 1
+    claimed = [r for r in claimed if r.pk not in fulls]
+    for r in claimed:
+        r.counted_on = r.counted_on or today
     if deferred:
         # Over a daily cap: the entry waits for the next day (it stays scheduled).
         Payout.objects.filter(pk__in=deferred).update(
@@ -488,10 +537,14 @@ def _claim(*, now: dt.datetime, n: int, run: PayRun) -> tuple[list[_Claimed], bo
         r.status = Payout.Status.SENDING
         r.lease_until = lease
         r.updated_at = now
-    Payout.objects.bulk_update(
-        claimed,
-        ["status", "lease_until", "attempt_count", "counted_on", "needs_query", "updated_at"],
-    )
+    with connection.cursor() as cursor:
+        # One statement for the batch (bulk_update's CASE per row costs more than the sends).
+        cursor.execute(
+            "UPDATE payouts_payout SET status = 'sending', lease_until = %s, updated_at = %s,"
+            " attempt_count = attempt_count + 1, counted_on = COALESCE(counted_on, %s),"
+            " needs_query = needs_query OR status = 'sending' WHERE id = ANY(%s)",
+            [lease, now, today, [r.pk for r in claimed]],
+        )
     attempts = PayoutAttempt.objects.bulk_create(
         [
             PayoutAttempt(
@@ -699,20 +752,23 @@ def payouts_pay_due(*, now: dt.datetime | None = None, run_s: float | None = Non
     run = PayRun()
     deadline = time.monotonic() + (settings.PAYOUTS_RUN_S if run_s is None else run_s)
     batch = max(1, settings.PAYOUTS_BATCH)
+    threads = max(1, settings.PAYOUTS_THREADS)
     inflight: set[Future] = set()
     done_items: list[_Claimed] = []
     exhausted = False
-    with ThreadPoolExecutor(max_workers=max(1, settings.PAYOUTS_THREADS)) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         while True:
             clock = fixed or timezone.now()
-            if not exhausted and len(inflight) < batch and time.monotonic() < deadline:
+            # Claim again when the pool is about to run dry: a claimed entry waits in the
+            # queue for a moment only (well within its lease), and the rate is never idle.
+            if not exhausted and len(inflight) <= threads and time.monotonic() < deadline:
                 items, found = _claim(now=clock, n=batch, run=run)
                 exhausted = not found
                 if items:
                     _openids_fill(items)
                     inflight |= {pool.submit(_send, item) for item in items}
-                if found and len(inflight) < batch:
-                    continue  # a batch all cancelled or deferred, or room for more: claim on
+                if found and len(inflight) <= threads:
+                    continue  # a batch all cancelled or deferred: claim on
             if not inflight:
                 if exhausted or time.monotonic() >= deadline:
                     break
