@@ -416,6 +416,20 @@ def _install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
+def _port_or_free(port: int) -> int:
+    """``port`` if nothing listens on it, else a free one (the payment sandbox's port is
+    only ever read from the environment this process hands its children)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     var = _var_dir()
     lock = _lock(var)
@@ -431,6 +445,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             env["WECOM_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}/cgi-bin/"
         pay_sandbox = not os.environ.get("PAYMENTS_API_BASE")
         if pay_sandbox:
+            args.payments_sandbox_port = _port_or_free(args.payments_sandbox_port)
             env["PAYMENTS_API_BASE"] = f"http://127.0.0.1:{args.payments_sandbox_port}/"
         env.setdefault("ALLOWED_HOSTS", f"localhost,127.0.0.1,{host}")
         _say("migrating the database")
