@@ -305,10 +305,11 @@ def invite_code_ensure(
     """The inviter's code, made in WeCom the first time (no transaction open while WeCom
     is called; a concurrent first open keeps one code and deletes the other way)."""
     now = now or timezone.now()
+    # The gates hold on every open: a blacklisted inviter or an ended campaign shows no code.
+    inviter_check(program=program, customer_id=inviter_id, now=now)
     code = InviteCode.objects.filter(program=program, inviter_id=inviter_id).first()
     if code is not None:
         return code
-    inviter_check(program=program, customer_id=inviter_id, now=now)
     staff = None
     if program.is_group_fission:
         staff = program.group_pool.owner
@@ -750,7 +751,12 @@ def reward_settle(*, reward_id: int, now: datetime | None = None) -> str | None:
         program, tier = reward.program, reward.tier
         _recheck(program, reward.inviter_id, now)
         count = successful_invites(program=program, inviter_id=reward.inviter_id)
-        if count < tier.threshold:
+        facts = customer_facts(customer_id=reward.inviter_id, config=None)
+        if facts is None or facts.blocked or facts.status == Customer.Status.ERASED:
+            # Blacklisted (or erased) since the tier was reached: nothing is paid.
+            reward.status = ReferralReward.Status.CANCELLED
+            reward.note = _("邀请人已被列入黑名单")
+        elif count < tier.threshold:
             reward.status = ReferralReward.Status.CANCELLED
             reward.note = _("发放日成功邀请 %(n)s 人，不足 %(t)s 人") % {
                 "n": count,

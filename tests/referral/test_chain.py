@@ -218,3 +218,22 @@ def test_an_add_whose_callback_was_lost_is_attributed_by_the_periodic_job(corp, 
     assert (invitation.inviter, invitation.status, invitation.depth) == (root, "succeeded", 1)
     assert rewards_settle()["invitations_recorded"] == 0
     assert ReferralReward.objects.filter(inviter=root, tier__threshold=1).count() == 1
+
+
+def test_an_inviter_blacklisted_before_the_payout_day_is_not_paid(corp, program, cast):
+    from campaigns.services.abuse import blacklist_add
+
+    root, _f, _e = scan(corp, userid="lina", name="王老客")
+    for i in range(3):
+        scan_code(corp, code_of(program, root), f"朋友{i}")
+    blacklist_add(actor=cast.ops, reason="刷单", customer_id=root.pk)
+    assert rewards_settle_due(now=after_workdays(program.reward_delay_workdays)) == {"cancelled": 1}
+    reward = ReferralReward.objects.get(inviter=root, tier__threshold=3)
+    assert reward.note == "邀请人已被列入黑名单" and not Payout.objects.exists()
+    # Nor may a blacklisted customer invite any more: their link is refused.
+    from campaigns.referral.services import invite_code_ensure
+    from scrm.core.errors import DomainError
+
+    with pytest.raises(DomainError) as refused:
+        invite_code_ensure(program=program, inviter_id=root.pk)
+    assert refused.value.code == "blocked"
