@@ -10,8 +10,15 @@ class PayoutsConfig(AppConfig):
     verbose_name = _("发放台账")
 
     def ready(self) -> None:
+        from campaigns import hooks as campaign_hooks
         from groups import hooks
 
-        from .red_packets import red_packet_on_member_joined
+        from .red_packets import (
+            red_packet_on_member_joined,
+            red_packet_review_check,
+            red_packet_review_texts,
+        )
 
         hooks.member_joined.register(red_packet_on_member_joined)
+        campaign_hooks.review_checks.register(red_packet_review_check)
+        campaign_hooks.review_texts.register(red_packet_review_texts)

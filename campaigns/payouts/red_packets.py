@@ -73,6 +73,23 @@ def red_packet_validate(
         )
 
 
+def red_packet_review_check(*, campaign) -> None:
+    """A red-packet campaign goes to review (and is approved) only with its packet set."""
+    if campaign.kind != Campaign.Kind.RED_PACKET:
+        return
+    policy = PayoutPolicy.objects.filter(campaign=campaign).first()
+    if policy is None or policy.amount_fen <= 0:
+        raise DomainError("no_red_packet", _("红包活动还没有设置红包金额"), status=409)
+
+
+def red_packet_review_texts(*, campaign) -> list[tuple[str, str]]:
+    """The packet's wishing and activity name reach customers: compliance sees them too."""
+    policy = PayoutPolicy.objects.filter(campaign=campaign).first()
+    if policy is None:
+        return []
+    return [(_("祝福语"), policy.wishing), (_("活动名称（红包）"), policy.act_name)]
+
+
 def red_packet_configure(
     *,
     actor,

@@ -127,3 +127,27 @@ def test_conditions_are_kept_for_the_payout_day():
     payout = schedule(campaign, customer, conditions=["group_member", "verified"], group=group)
     assert payout.conditions == ["group_member", "verified"]
     assert payout.group_id == group.pk
+
+
+def test_a_red_packet_campaign_goes_to_review_only_with_its_packet_and_its_texts_checked(cast):
+    from campaigns.payouts.red_packets import red_packet_configure
+    from campaigns.services.lifecycle import campaign_create, campaign_submit
+
+    now = FRIDAY_BEFORE_HOLIDAY
+    data = {"name": "入群红包", "kind": "red_packet", "title": "入群领红包",
+            "starts_at": now, "ends_at": now + dt.timedelta(days=400)}  # fmt: skip
+    campaign = campaign_create(actor=cast.ops, data=data)
+    with pytest.raises(DomainError) as exc:
+        campaign_submit(actor=cast.ops, campaign_id=campaign.pk)
+    assert exc.value.code == "no_red_packet"
+    red_packet_configure(
+        actor=cast.ops, campaign_id=campaign.pk, amount_fen=500, wishing="保本保息，稳赚不赔"
+    )
+    with pytest.raises(DomainError) as exc:
+        campaign_submit(actor=cast.ops, campaign_id=campaign.pk)
+    assert exc.value.code == "banned_phrase"
+    assert "祝福语" in exc.value.message
+    red_packet_configure(
+        actor=cast.ops, campaign_id=campaign.pk, amount_fen=500, wishing="恭喜发财"
+    )
+    assert campaign_submit(actor=cast.ops, campaign_id=campaign.pk).status == "pending"
