@@ -20,7 +20,7 @@ rate allows (entries / rate); ``double_paid`` counts customers the sandbox paid 
 than once plus bills paid in the sandbox that the ledger does not show as paid (both
 must be 0).
 
-    .venv/bin/python bench/payouts.py        # BENCH_PAYOUTS=100000 BENCH_RATE_PER_MIN=30000
+    .venv/bin/python bench/payouts.py        # BENCH_PAYOUTS=100000 BENCH_RATE_PER_MIN=18000
 
 Last line: one JSON object (``paid``, ``double_paid``, ``payout_vs_floor``, and more).
 """
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import BASE_DIR, bench_database  # noqa: E402
 
 PAYOUTS = int(os.environ.get("BENCH_PAYOUTS", "100000"))
-RATE_PER_MIN = int(os.environ.get("BENCH_RATE_PER_MIN", "30000"))
+RATE_PER_MIN = int(os.environ.get("BENCH_RATE_PER_MIN", "18000"))
 EVERY_S = 2.0
 
 
@@ -209,7 +209,9 @@ def _run(env: dict[str, str], var: Path) -> dict:
                 sending = Payout.objects.filter(campaign_id=campaign_id, status="sending").count()
                 _kill(worker)
                 killed_at = time.perf_counter() - t0
-                _say(f"SIGKILL to the worker at {killed_at:.1f}s: {paid} paid, {sending} claimed mid-send")
+                _say(
+                    f"SIGKILL to the worker at {killed_at:.1f}s: {paid} paid, {sending} claimed mid-send"
+                )
                 before = time.perf_counter()
                 worker = _worker(env, log)
                 restart_s = time.perf_counter() - before
