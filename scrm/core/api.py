@@ -44,7 +44,19 @@ def _too_large(exc: Exception, context) -> Response:
     return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
+def _error_as_json(context) -> None:
+    """Errors are JSON whatever the view renders on success (the OpenAPI schema view
+    answers YAML by default; its 401/403 must still be ``{"code", "message"}`` JSON).
+    The browsable API (development only) keeps its HTML page."""
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is not None and renderer.format not in ("json", "api"):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def exception_handler(exc, context):
+    _error_as_json(context)
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
