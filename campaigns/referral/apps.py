@@ -11,11 +11,14 @@ class ReferralConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns import hooks as campaign_hooks
+        from campaigns import links
         from contacts import hooks as contact_hooks
         from groups import hooks as group_hooks
 
         from . import services
 
+        # The claim link its announcements carry opens the customer's invite page.
+        links.PERSONAL_LINK_VIEWS["referral"] = "referral:h5-invite-from-claim"
         # A referral campaign goes to compliance with its tiers; gift names are checked too.
         campaign_hooks.review_checks.register(services.review_check)
         campaign_hooks.review_texts.register(services.review_texts)

@@ -146,6 +146,15 @@ def _finish(pk: int, status: str, *, reason: str = "", msgid: str = "") -> str:
     return status
 
 
+def _link_desc(kind: str) -> str:
+    """The line under the campaign's title on the link card the customer receives."""
+    return {
+        Campaign.Kind.LOTTERY: _("点击参与抽奖"),
+        Campaign.Kind.REFERRAL: _("点击邀请好友，领取奖励"),
+        Campaign.Kind.RED_PACKET: _("点击查看红包活动"),
+    }.get(kind, _("点击领取您的专属优惠"))
+
+
 def announcement_send(*, announcement_id: int) -> str:
     """Send one announcement through the customer's manager. Returns its final status;
     a retryable WeCom error puts it back to pending and is raised for a retry."""
@@ -178,7 +187,7 @@ def announcement_send(*, announcement_id: int) -> str:
         "msgtype": "link",
         "link": {
             "title": campaign.title[:40],
-            "desc": _("点击领取您的专属优惠"),
+            "desc": _link_desc(campaign.kind),
             "url": claim_url(customer_id=customer.pk, campaign_id=campaign.pk),
         },
     }
