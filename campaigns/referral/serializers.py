@@ -9,7 +9,7 @@ from .models import Conversion
 
 
 class ConversionInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Conversion.Kind.values)
+    kind = serializers.ChoiceField(choices=Conversion.Kind.choices)
     external_userid = serializers.CharField(max_length=64, required=False, allow_blank=True)
     customer_no = serializers.CharField(max_length=32, required=False, allow_blank=True)
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -30,7 +30,7 @@ class SucceededInvitationSerializer(serializers.Serializer):
 class ConversionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     customer = serializers.CharField(help_text="external_userid")
-    kind = serializers.ChoiceField(choices=Conversion.Kind.values)
+    kind = serializers.ChoiceField(choices=Conversion.Kind.choices)
     created = serializers.BooleanField(help_text="false when this conversion was reported before")
     occurred_at = serializers.DateTimeField()
     invitations_succeeded = SucceededInvitationSerializer(many=True)

@@ -155,4 +155,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted WeCom SCRM for banks",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets whose field names collide across components get names of their own.
+    "ENUM_NAME_OVERRIDES": {"ConversionKindEnum": "campaigns.referral.models.Conversion.Kind"},
 }
