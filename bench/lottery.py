@@ -7,8 +7,8 @@ ports and a private var dir; seeds, through the services (drafted by ops, approv
 compliance, live), a lottery with a 1-yuan red packet, a 5-yuan coupon, a gift and
 "thanks for taking part", a budget that covers about a third of the draws' expected
 cost, and 10,000 customers who may draw twice each (a personal draw link each); then,
-from a load-generator process of its own (wrk when installed, else Python threads; 32
-connections fed from one queue):
+from a load-generator process of its own (wrk when installed, else Python threads; two
+connections per web worker fed from one queue, as bench/coupon_claims.py):
 
 1. a trivial view (``/wecom/ping-trivial/``) on the same server,
 2. 20,000 draws (the customers' H5 draw endpoint, as JSON), both draws of a customer
@@ -21,7 +21,7 @@ or out of step with its draws, the coupon template's stock in step with its coup
 payout per red packet drawn (``stock_overdraw`` counts every unit out of step). Stops
 everything it started.
 
-    .venv/bin/python bench/lottery.py [--draws 20000] [--concurrency 32]
+    .venv/bin/python bench/lottery.py [--draws 20000] [--concurrency N]
 
 Last line: one JSON object (draws_per_s, ratio_vs_trivial, budget_overrun_fen,
 stock_overdraw, and more).
@@ -30,25 +30,15 @@ stock_overdraw, and more).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-
-from bench._support import percentile  # noqa: E402
+from _load import BASE_DIR, drive, web_stack, web_start  # noqa: E402
 
 DRAWS_PER_CUSTOMER = 2
 WARM_DRAWS = 300
@@ -163,172 +153,13 @@ def seed_main(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- load generators
+# --------------------------------------------------------------------------- load
 
-_WRK_SCRIPT = r"""
--- One wrk thread drives all connections from one queue of requests; each request is
--- sent once, statuses are tallied, the span is measured on the monotonic clock.
-local ffi = require("ffi")
-ffi.cdef[[
-  typedef struct { long tv_sec; long tv_nsec; } timespec_t;
-  int clock_gettime(int clk_id, timespec_t *tp);
-]]
-local function now_us()
-  local t = ffi.new("timespec_t")
-  ffi.C.clock_gettime(1, t)
-  return tonumber(t.tv_sec) * 1000000 + math.floor(tonumber(t.tv_nsec) / 1000)
-end
-local report = os.getenv("BENCH_REPORT")
-function init(args)
-  paths = {}
-  for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
-  method = os.getenv("BENCH_METHOD")
-  body = os.getenv("BENCH_BODY")
-  headers = { ["Accept"] = "application/json", ["Content-Type"] = "application/x-www-form-urlencoded" }
-  claimed, nxt, received, calls, started = 0, 1, 0, 0, nil
-  statuses = {}
-end
-function delay()
-  if claimed >= #paths then return 3600000 end
-  claimed = claimed + 1
-  return 0
-end
-function request()
-  calls = calls + 1
-  local p = paths[math.min(nxt, #paths)]
-  if calls > 1 then
-    started = started or now_us()
-    nxt = nxt + 1
-  end
-  return wrk.format(method, p, headers, body)
-end
-function response(status, hdrs, b)
-  received = received + 1
-  statuses[status] = (statuses[status] or 0) + 1
-  if received >= #paths then
-    local f = io.open(report, "a")
-    local parts = {}
-    for k, v in pairs(statuses) do parts[#parts + 1] = string.format("\"%d\": %d", k, v) end
-    f:write(string.format("%d %d {%s}\n", started, now_us(), table.concat(parts, ", ")))
-    f:close()
-    wrk.thread:stop()
-  end
-end
-function done(summary, latency, requests)
-  io.write(string.format(
-    "BENCH_JSON {\"requests\": %d, \"socket_errors\": %d, \"p50_us\": %d, \"p99_us\": %d}\n",
-    summary.requests,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
+_HEADERS = {"Accept": "application/json", "Content-Type": FORM}
 
 
-def _drive_wrk(port: int, paths: list[str], body: str, concurrency: int) -> dict:
-    concurrency = min(concurrency, len(paths))
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "paths.txt"
-        listing.write_text("\n".join(paths) + "\n")
-        script = Path(tmp) / "replay.lua"
-        script.write_text(_WRK_SCRIPT)
-        report = Path(tmp) / "threads.txt"
-        report.touch()
-        env = {
-            **os.environ,
-            "BENCH_PATHS": str(listing),
-            "BENCH_REPORT": str(report),
-            "BENCH_METHOD": "POST",
-            "BENCH_BODY": body,
-        }
-        proc = subprocess.Popen(  # noqa: S603
-            [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(concurrency),
-             "-d", "3600s", "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 1800
-        while not report.read_text().strip():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate()
-                raise RuntimeError(f"wrk failed: {out[-1500:]} {err[-1500:]}")
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, _err = proc.communicate(timeout=60)
-        start, end, statuses = report.read_text().splitlines()[0].split(" ", 2)
-    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = (int(end) - int(start)) / 1e6
-    return {
-        "requests": raw["requests"],
-        "seconds": round(seconds, 3),
-        "per_s": round(raw["requests"] / seconds, 1),
-        "p50_ms": round(raw["p50_us"] / 1000, 2),
-        "p99_ms": round(raw["p99_us"] / 1000, 2),
-        "statuses": dict(sorted(json.loads(statuses).items())),
-        "generator": "wrk",
-    }
-
-
-def _drive_threads(port: int, paths: list[str], body: str, concurrency: int) -> dict:
-    """Python threads as the load generator, where wrk is not installed."""
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    lock = threading.Lock()
-    cursor = iter(range(len(paths)))
-    headers = {"Accept": "application/json", "Content-Type": FORM}
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine: list[float] = []
-        codes: dict[str, int] = {}
-        while True:
-            with lock:
-                i = next(cursor, None)
-            if i is None:
-                break
-            started = time.perf_counter()
-            status = -1
-            for _attempt in range(2):
-                try:
-                    conn.request("POST", paths[i], body=body.encode(), headers=headers)
-                    response = conn.getresponse()
-                    response.read()
-                    status = response.status
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn.close()  # a keep-alive connection the server closed: reconnect once
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - started) * 1000)
-            codes[str(status)] = codes.get(str(status), 0) + 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            for k, v in codes.items():
-                statuses[k] = statuses.get(k, 0) + v
-
-    threads = [threading.Thread(target=worker) for _ in range(min(concurrency, len(paths)))]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(paths),
-        "seconds": round(elapsed, 3),
-        "per_s": round(len(paths) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.50), 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "statuses": dict(sorted(statuses.items())),
-        "generator": "threads",
-    }
-
-
-def _drive(port: int, paths: list[str], concurrency: int, body: str = "") -> dict:
-    if shutil.which("wrk"):
-        return _drive_wrk(port, paths, body, concurrency)
-    return _drive_threads(port, paths, body, concurrency)
+def _posts(paths: list[str], body: bytes | None = None) -> list[tuple]:
+    return [("POST", path, _HEADERS, body) for path in paths]
 
 
 def loadgen_main(args: argparse.Namespace) -> int:
@@ -337,50 +168,20 @@ def loadgen_main(args: argparse.Namespace) -> int:
     port, c = args.port, args.concurrency
     trivial = ["/wecom/ping-trivial/"]
     if args.phase == "trivial":
-        print(json.dumps({"trivial": _drive(port, trivial * args.trivial, c, "x=1")}), flush=True)
+        result = {"trivial": drive(port, _posts(trivial * args.trivial, b"x=1"), c)}
+        print(json.dumps(result), flush=True)
         return 0
-    _drive(port, trivial * 300, c, "x=1")  # warm-up: every web process and its caches
-    _drive(port, seed["warm_draws"], c)
+    drive(port, _posts(trivial * 300, b"x=1"), c)  # warm-up: every web process and its caches
+    drive(port, _posts(seed["warm_draws"]), c)
     result = {
-        "trivial": _drive(port, trivial * args.trivial, c, "x=1"),
-        "draws": _drive(port, seed["draws"], c),
+        "trivial": drive(port, _posts(trivial * args.trivial, b"x=1"), c),
+        "draws": drive(port, _posts(seed["draws"]), c),
     }
     print(json.dumps(result), flush=True)
     return 0
 
 
 # --------------------------------------------------------------------------- orchestration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", "/wecom/ping-trivial/")
-            if conn.getresponse().status == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError("the web server did not come up")
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def _db(database_url: str):
@@ -487,7 +288,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=20000)
     parser.add_argument("--trivial", type=int, default=20000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=0, help="default: 2 per web worker")
     parser.add_argument("--web-workers", type=int, default=0, help="default: as make run")
     for hidden in ("--seed", "--loadgen"):
         parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
@@ -500,66 +301,29 @@ def main() -> int:
     if args.loadgen:
         return loadgen_main(args)
 
-    var = Path(tempfile.mkdtemp(prefix="scrm-bench-lottery-"))
-    os.environ["SCRM_VAR_DIR"] = str(var)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
-    from scrm import devstack
-
-    args.web_workers = args.web_workers or devstack.default_web_workers()
-    services = devstack.Services(adopt=True)
-    web = None
-    try:
-        env = devstack._child_env(services.start())
-        port = _free_port()
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "scrm.settings.dev",
-                "DEBUG": "false",
-                "SCRM_BENCH_ENDPOINTS": "1",
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "WECOM_API_BASE": f"http://127.0.0.1:{_free_port()}/cgi-bin/",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-        print("[bench] migrating", flush=True)
-        devstack._manage(env, "migrate", "--noinput", "-v", "0")
-        seed_file = var / "seed.json"
+    with web_stack(web_workers=args.web_workers) as stack:
+        args.concurrency = args.concurrency or 2 * stack.web_workers
+        seed_file = stack.var / "seed.json"
         print("[bench] seeding the lottery, customers and draw links", flush=True)
         subprocess.run(  # noqa: S603
             [sys.executable, __file__, "--seed", "--out", str(seed_file), "--draws", str(args.draws)],
-            cwd=BASE_DIR, env=env, check=True,
+            cwd=BASE_DIR, env=stack.env, check=True,
         )  # fmt: skip
-        web = subprocess.Popen(  # exactly as `make run` starts it
-            devstack.web_argv(host="127.0.0.1", port=port, workers=args.web_workers),
-            cwd=BASE_DIR,
-            env=env,
-            stdout=(var / "web.log").open("w"),
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-        _wait_http(port)
+        web_start(stack, worker=False)  # a draw's red packet is paid days later
+        env = stack.env
         generator = "wrk" if shutil.which("wrk") else "Python threads"
         print(
-            f"[bench] web on 127.0.0.1:{port} ({args.web_workers} gunicorn workers);"
+            f"[bench] web on 127.0.0.1:{stack.port} ({stack.web_workers} gunicorn workers);"
             f" load from {generator}, {args.concurrency} connections",
             flush=True,
         )
 
         def loadgen(phase: str) -> dict:
-            argv = [
-                sys.executable, __file__, "--loadgen", "--phase", phase, "--port", str(port),
-                "--seed-file", str(seed_file), "--trivial", str(args.trivial),
-                "--concurrency", str(args.concurrency),
-            ]  # fmt: skip
-            gen = subprocess.run(  # noqa: S603
-                argv, cwd=BASE_DIR, env=env, capture_output=True, text=True, start_new_session=True
-            )
-            if gen.returncode != 0:
-                raise RuntimeError(
-                    f"load generator failed:\n{gen.stdout[-2000:]}\n{gen.stderr[-3000:]}"
-                )
-            return json.loads(gen.stdout.strip().splitlines()[-1])
+            return stack.loadgen(
+                __file__,
+                "--phase", phase, "--seed-file", str(seed_file),
+                "--trivial", str(args.trivial), "--concurrency", str(args.concurrency),
+            )  # fmt: skip
 
         main_phase = loadgen("main")
         trivial, draws = main_phase["trivial"], main_phase["draws"]
@@ -588,10 +352,6 @@ def main() -> int:
         }
         print(json.dumps(summary), flush=True)
         return 0
-    finally:
-        _stop(web)
-        services.stop()
-        shutil.rmtree(var, ignore_errors=True)
 
 
 if __name__ == "__main__":
