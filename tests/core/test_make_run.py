@@ -84,7 +84,8 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
         # The demo was made through the WeCom sandbox, so both sides agree: the
         # README's reconcile step changes nothing, and managers have tasks today.
         corp = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/state", timeout=10).json()
-        assert len([f for f in corp["follows"] if f["active"]]) == 60
+        # 60 demo customers, and 4 friends who came through the referral demo's invite codes.
+        assert len([f for f in corp["follows"] if f["active"]]) == 64
         assert len(corp["chats"]) == 3
         sync_env = {
             **env,
@@ -129,6 +130,14 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
         assert claim, printed[-2000:]
         page = requests.get(base + urlsplit(claim.group(1)).path, timeout=10)
         assert page.status_code == 200 and "老街火锅满 100 减 20" in page.text, page.text[:500]
+        # D7, D8: the demo lottery's draw page and the referral's invite page open.
+        for line, shows in (("draw link", "抽奖"), ("invite link", "邀请")):
+            link = re.search(rf"a demo customer's {line}: (\S+)", printed)
+            assert link, (line, printed[-2000:])
+            page = requests.get(base + urlsplit(link.group(1)).path, timeout=10)
+            assert page.status_code == 200 and shows in page.text, (line, page.text[:500])
+        ledger = session.get(f"{base}/admin/payouts/payout/", timeout=10)
+        assert ledger.status_code == 200 and "待发放" in ledger.text, ledger.text[:500]
 
         for manager in ("manager1", "manager2", "manager3"):
             own = requests.Session()

@@ -215,6 +215,9 @@ class SandboxServer:
 class _Handler(BaseHTTPRequestHandler):
     server_ref: SandboxServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY each answer waits
+    # for the client's delayed ACK (about 40 ms) before its body is sent.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("sandbox %s", format % args)
