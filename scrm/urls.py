@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from scrm.core import views as core_views
 
 admin.site.site_header = _("scrm 私域运营平台")
+handler404 = core_views.not_found
 admin.site.site_title = "scrm"
 admin.site.index_title = _("运营后台")
 

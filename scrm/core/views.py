@@ -5,7 +5,9 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
 from prometheus_client import CONTENT_TYPE_LATEST
+from rest_framework.exceptions import NotFound
 
 from .health import CHECKS, system_health
 from .metrics import metrics_refusal, metrics_render
@@ -46,3 +48,14 @@ def home(request):
     if user_has_role(user, Role.CUSTOMER_MANAGER) or user_has_role(user, Role.BRANCH_MANAGER):
         return redirect("workspace")
     return render(request, "home.html", {"is_manager": False})
+
+
+def not_found(request, exception=None):
+    """404 for a path no URL matches: the API's JSON error under /api/ (a client gets
+    ``{"code", "message"}`` there too, e.g. for an id the route's converter refuses),
+    Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "message": str(NotFound.default_detail)}, status=404
+        )
+    return page_not_found(request, exception)
