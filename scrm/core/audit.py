@@ -17,8 +17,8 @@ from .context import request_id_var
 from .errors import DomainError
 from .models import AuditEvent
 
-# The floor no setting can lower: audit records are kept at least 180 days.
-MIN_RETENTION_DAYS = 180
+# The floor no setting can lower: audit records are kept at least six months.
+MIN_RETENTION_DAYS = 183
 
 
 def _client_ip(request) -> str | None:

@@ -18,7 +18,9 @@ DEV_PHONE_HASH_KEY = "dev-only-phone-hash-key-change-me"
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[DEV_FIELD_ENCRYPTION_KEY])
 PHONE_HASH_KEY = env.str("PHONE_HASH_KEY", default=DEV_PHONE_HASH_KEY)
 
-# Audit records are kept at least this long (days); the purge command refuses younger ones.
-AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=180)
+# Audit records are kept this long (days; never less than six months, 183 days); the
+# nightly purge (beat: core-audit-purge) deletes older ones, the purge command refuses
+# younger ones.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=183)
 # How long a signed H5 link (verify phone, unsubscribe) stays valid, in seconds.
 H5_LINK_MAX_AGE_S = env.int("H5_LINK_MAX_AGE_S", default=7 * 24 * 3600)

@@ -93,6 +93,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=4, minute=15),
         "options": {"expires": 3 * 3600},
     },
+    # Audit records past AUDIT_RETENTION_DAYS (at least six months) are deleted (D14).
+    "core-audit-purge": {
+        "task": "core.audit_purge",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"expires": 6 * 3600},
+    },
     # Nightly reconciliation with WeCom: callbacks can be lost or arrive out of order.
     "wecom-nightly-sync": {
         "task": "scrm.wecom.tasks.wecom_sync",

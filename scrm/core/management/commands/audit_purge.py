@@ -1,4 +1,4 @@
-"""Delete audit records past retention; refuses anything younger than 180 days (D14)."""
+"""Delete audit records past retention; refuses anything younger than six months (D14)."""
 
 from __future__ import annotations
 
