@@ -46,7 +46,9 @@ def _positive_int(value) -> int | None:
     return value if type(value) is int and value > 0 else None
 
 
-def _read(token: str, *, salt: str, max_age: int) -> dict:
+def signed_read(token: str, *, salt: str, max_age: int) -> dict:
+    """The payload of a personal link signed under ``salt``; ``LinkInvalid`` (with the
+    reason) for an expired, forged or altered one."""
     try:
         data = signing.TimestampSigner(salt=salt).unsign_object(token, max_age=max_age)
     except signing.SignatureExpired as exc:
@@ -68,7 +70,7 @@ def claim_token_read(token: str) -> ClaimLink:
     """The customer and campaign of a claim link; ``LinkInvalid`` for a forged,
     altered, foreign or expired one."""
     max_age = getattr(settings, "CAMPAIGN_CLAIM_LINK_MAX_AGE_S", DEFAULT_CLAIM_LINK_MAX_AGE_S)
-    data = _read(token, salt=CLAIM_LINK_SALT, max_age=max_age)
+    data = signed_read(token, salt=CLAIM_LINK_SALT, max_age=max_age)
     customer_id, campaign_id = _positive_int(data.get("c")), _positive_int(data.get("k"))
     if customer_id is None or campaign_id is None:
         raise LinkInvalid(_("链接无效"), reason="bad_payload")
@@ -90,7 +92,7 @@ def _wallet_token(customer_id: int, _hour: int) -> str:
 def wallet_token_read(token: str) -> int:
     """The customer of a "my coupons" link."""
     max_age = getattr(settings, "CAMPAIGN_WALLET_LINK_MAX_AGE_S", DEFAULT_WALLET_LINK_MAX_AGE_S)
-    customer_id = _positive_int(_read(token, salt=WALLET_LINK_SALT, max_age=max_age).get("c"))
+    customer_id = _positive_int(signed_read(token, salt=WALLET_LINK_SALT, max_age=max_age).get("c"))
     if customer_id is None:
         raise LinkInvalid(_("链接无效"), reason="bad_payload")
     return customer_id

@@ -10,7 +10,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from campaigns.links import LinkInvalid
+from campaigns.links import LinkInvalid, signed_read
 
 INVITE_LINK_SALT = "referral.invite-link"
 DEFAULT_INVITE_LINK_MAX_AGE_S = 60 * 24 * 3600
@@ -36,14 +36,7 @@ def invite_token_read(token: str) -> InviteLink:
     """The inviter and campaign of an invite link; ``LinkInvalid`` for a forged,
     altered, foreign or expired one."""
     max_age = getattr(settings, "REFERRAL_INVITE_LINK_MAX_AGE_S", DEFAULT_INVITE_LINK_MAX_AGE_S)
-    try:
-        data = signing.TimestampSigner(salt=INVITE_LINK_SALT).unsign_object(token, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise LinkInvalid(_("链接已过期，请联系您的客户经理重新发送"), reason="expired") from exc
-    except (signing.BadSignature, ValueError, TypeError) as exc:
-        raise LinkInvalid(_("链接无效"), reason="bad_signature") from exc
-    if not isinstance(data, dict):
-        raise LinkInvalid(_("链接无效"), reason="bad_payload")
+    data = signed_read(token, salt=INVITE_LINK_SALT, max_age=max_age)
     customer_id, campaign_id = _positive_int(data.get("c")), _positive_int(data.get("k"))
     if customer_id is None or campaign_id is None:
         raise LinkInvalid(_("链接无效"), reason="bad_payload")
