@@ -11,45 +11,28 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from scrm.core.httpserver import BackgroundHttpServer
 
 from .state import PaymentSandbox, PaymentSandboxConfig
 
 logger = logging.getLogger(__name__)
 
 
-class PaymentSandboxServer:
+class PaymentSandboxServer(BackgroundHttpServer):
+    thread_name = "payments-sandbox"
+
     def __init__(self, config: PaymentSandboxConfig, *, host: str = "127.0.0.1", port: int = 0):
         self.sandbox = PaymentSandbox(config)
-        handler = type("Handler", (_Handler,), {"server_ref": self})
-        self.httpd = _Server((host, port), handler)
-        self.thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.httpd.server_address[1]
+        super().__init__(_Handler, host=host, port=port)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> PaymentSandboxServer:
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, name="payments-sandbox", daemon=True
-        )
-        self.thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def control(self, method: str, action: str, body: dict) -> tuple[int, dict]:
         sb = self.sandbox
@@ -77,19 +60,6 @@ class PaymentSandboxServer:
             return 404, {"error": f"unknown action {action!r}"}
         except (KeyError, TypeError, ValueError) as exc:
             return 400, {"error": f"bad request: {type(exc).__name__}: {exc}"}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that went away (a timeout fault, a killed worker) is not an error here.
-        import sys
-
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -14,9 +14,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from scrm.core.httpserver import BackgroundHttpServer
 
 from ..crypto import Keys, encrypt_event, event_xml
 from .state import ApiError, Fault, Sandbox, SandboxConfig
@@ -24,20 +26,15 @@ from .state import ApiError, Fault, Sandbox, SandboxConfig
 logger = logging.getLogger(__name__)
 
 
-class SandboxServer:
+class SandboxServer(BackgroundHttpServer):
     """Owns the HTTP server thread and the sandbox state."""
+
+    thread_name = "wecom-sandbox"
 
     def __init__(self, config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 0):
         self.sandbox = Sandbox(config)
         self.sandbox.emit = self.emit
-        handler = type("Handler", (_Handler,), {"server_ref": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.httpd.server_address[1]
+        super().__init__(_Handler, host=host, port=port)
 
     @property
     def base_url(self) -> str:
@@ -46,20 +43,6 @@ class SandboxServer:
     @property
     def api_base(self) -> str:
         return f"{self.base_url}/cgi-bin/"
-
-    def start(self) -> SandboxServer:
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, name="wecom-sandbox", daemon=True
-        )
-        self.thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     # ------------------------------------------------------------------ callbacks
     def emit(self, fields: dict, deliveries: int = 1, wait: bool = True) -> list[list[Any]]:
