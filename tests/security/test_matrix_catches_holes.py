@@ -44,25 +44,31 @@ def leaky_site():
 ROLES = (P.ANONYMOUS, P.CUSTOMER_MANAGER)
 
 
+def leaky(endpoint) -> bool:
+    """Request only the two added views (the site's own are walked by the role matrix;
+    every URL is still classified, so an unknown one of the site would show up here)."""
+    return endpoint.key.startswith("leaky-")
+
+
 def problems_of(findings, key):
     return {(f.role, f.problem) for f in findings if f.key == key}
 
 
 def test_an_unclassified_view_fails_the_matrix(world, leaky_site):
-    findings, _ = matrix_run(world, urlconf=__name__, roles=ROLES)
+    findings, _ = matrix_run(world, urlconf=__name__, roles=ROLES, only=leaky)
     keys = {f.key for f in findings}
     assert {"leaky-report", "leaky-page"} <= keys
     assert {f.problem for f in findings if f.key == "leaky-report"} == {
         "URL not classified: add it to tests/security/policy.py POLICY"
     }
-    # The site's own URLs are all still fine: only the two new ones are reported.
+    # Every URL of the site is classified: only the two new ones are reported.
     assert keys == {"leaky-report", "leaky-page"}
 
 
 def test_an_unprotected_view_classified_as_workspace_is_reported(world, leaky_site, monkeypatch):
     monkeypatch.setitem(P.POLICY, "leaky-report", P.api(P.USERS))
     monkeypatch.setitem(P.POLICY, "leaky-page", P.page())
-    findings, _ = matrix_run(world, urlconf=__name__, roles=ROLES)
+    findings, _ = matrix_run(world, urlconf=__name__, roles=ROLES, only=leaky)
     report = problems_of(findings, "leaky-report")
     page = problems_of(findings, "leaky-page")
     assert (P.ANONYMOUS, "this role must be refused (401/403/404)") in report
