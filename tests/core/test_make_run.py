@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,7 +44,10 @@ def _processes_mentioning(text: str) -> list[psutil.Process]:
 
 @pytest.mark.e2e
 def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(tmp_path):
-    var = str(tmp_path / "var")
+    # Not under pytest's own temporary folder: PostgreSQL runs as another user when the
+    # tests run as root and must traverse the folders above its data, which another
+    # pytest session on the machine may close again (it keeps its folder at mode 0700).
+    var = tempfile.mkdtemp(prefix="scrm-make-run-")
     port, sandbox_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DJANGO_"))}
     for key in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER", "XDG_RUNTIME_DIR"):
@@ -177,3 +181,4 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
     for p in leftovers:  # never leave them for the next test, but fail this one
         p.kill()
     assert leftovers == [], [p.info["cmdline"] for p in leftovers]
+    shutil.rmtree(var, ignore_errors=True)
