@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -93,3 +96,37 @@ def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
     return sorted_values[min(len(sorted_values) - 1, math.ceil(len(sorted_values) * q) - 1)]
+
+
+def celery_worker(
+    env: dict[str, str], log: Path, *, concurrency: int, name: str = "bench"
+) -> subprocess.Popen:
+    """A Celery worker in a session of its own (so ``kill_session`` takes its pool too),
+    logging to ``log``; returns once it answers a ping."""
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "celery", "-A", "scrm", "worker", "-c", str(concurrency),
+         "-l", "WARNING", "-n", f"{name}-{time.monotonic_ns()}@localhost",
+         "--without-mingle", "--without-gossip"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    from scrm.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited; see {log}")
+        if app.control.ping(timeout=0.5):
+            return proc
+    kill_session(proc)
+    raise RuntimeError(f"worker did not start ({app.conf.broker_url}); see {log}")
+
+
+def kill_session(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal a process started in a session of its own, with its children."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        proc.wait(30)

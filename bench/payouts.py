@@ -30,13 +30,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import BASE_DIR, bench_database  # noqa: E402
+from _support import BASE_DIR, bench_database, celery_worker, kill_session  # noqa: E402
 
 PAYOUTS = int(os.environ.get("BENCH_PAYOUTS", "100000"))
 RATE_PER_MIN = int(os.environ.get("BENCH_RATE_PER_MIN", "18000"))
@@ -58,34 +57,6 @@ def _configure_environment() -> None:
     os.environ["PAYOUTS_LEASE_S"] = "8"
     os.environ["PAYOUTS_RETRY_BASE_S"] = "1"
     os.environ["PAYOUTS_RETRY_MAX_S"] = "5"
-
-
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "scrm", "worker", "-c", "2", "-l", "WARNING",
-         "-n", f"bench-pay-{time.monotonic_ns()}@localhost", "--without-mingle", "--without-gossip"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    from scrm.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited; see {log}")
-        if app.control.ping(timeout=0.5):
-            return proc
-    _kill(proc)
-    raise RuntimeError(f"worker did not start ({app.conf.broker_url}); see {log}")
-
-
-def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        proc.wait(30)
 
 
 def _seed() -> int:
@@ -188,7 +159,7 @@ def _run(env: dict[str, str], var: Path) -> dict:
     _say(f"seeded {PAYOUTS} due entries in {time.perf_counter() - started:.1f}s")
 
     log = var / "bench-payouts-worker.log"
-    worker = _worker(env, log)
+    worker = celery_worker(env, log, concurrency=2, name="bench-pay")
     paid_q = Payout.objects.filter(campaign_id=campaign_id, status=Payout.Status.PAID)
     open_q = Payout.objects.filter(
         campaign_id=campaign_id, status__in=["scheduled", "sending", "failed"]
@@ -207,13 +178,13 @@ def _run(env: dict[str, str], var: Path) -> dict:
             paid = paid_q.count()
             if killed_at is None and paid >= PAYOUTS // 2:
                 sending = Payout.objects.filter(campaign_id=campaign_id, status="sending").count()
-                _kill(worker)
+                kill_session(worker)
                 killed_at = time.perf_counter() - t0
                 _say(
                     f"SIGKILL to the worker at {killed_at:.1f}s: {paid} paid, {sending} claimed mid-send"
                 )
                 before = time.perf_counter()
-                worker = _worker(env, log)
+                worker = celery_worker(env, log, concurrency=2, name="bench-pay")
                 restart_s = time.perf_counter() - before
                 _say(f"a new worker answered after {restart_s:.1f}s")
             if not open_q.exists():
@@ -226,7 +197,7 @@ def _run(env: dict[str, str], var: Path) -> dict:
             time.sleep(0.2)
         elapsed = time.perf_counter() - t0
     finally:
-        _kill(worker, signal.SIGTERM)
+        kill_session(worker, signal.SIGTERM)
     floor = PAYOUTS / (RATE_PER_MIN / 60.0)
     sb = server.sandbox
     with sb.lock:

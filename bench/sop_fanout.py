@@ -21,14 +21,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import BASE_DIR, bench_database  # noqa: E402
+from _support import BASE_DIR, bench_database, celery_worker, kill_session  # noqa: E402
 
 GROUPS = int(os.environ.get("BENCH_GROUPS", "10000"))
 OWNERS = int(os.environ.get("BENCH_OWNERS", "200"))
@@ -48,32 +47,6 @@ def _configure_environment() -> None:
     os.environ["SOP_PUSH_UNCERTAIN_S"] = "3"
     os.environ["SOP_CLAIM_TIMEOUT_S"] = "3"
     os.environ["SOP_PUSH_SWEEP_AFTER_S"] = "5"
-
-
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "scrm", "worker", "-c", "4", "-l", "WARNING",
-         "-n", f"bench-{time.monotonic_ns()}@localhost", "--without-mingle", "--without-gossip"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    from scrm.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if app.control.ping(timeout=0.5):
-            return proc
-    _kill(proc)
-    raise RuntimeError(f"worker did not start ({app.conf.broker_url}); see {log}")
-
-
-def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        proc.wait(20)
 
 
 def _seed(sandbox) -> tuple[object, object]:
@@ -211,7 +184,7 @@ def _run(env: dict[str, str], var: Path) -> dict:
     expand_s, push_ids = _expand(plan, now)
     _say(f"expand: {GROUPS} deliveries, {len(push_ids)} pushes in {expand_s:.2f}s")
     log = var / "bench-sop-worker.log"
-    worker = _worker(env, log)
+    worker = celery_worker(env, log, concurrency=4, name="bench")
     try:
         started = time.perf_counter()
         for push_id in push_ids:
@@ -219,7 +192,7 @@ def _run(env: dict[str, str], var: Path) -> dict:
         _wait_pushed(push_ids, timeout=600)
         push_s = time.perf_counter() - started
     finally:
-        _kill(worker, signal.SIGTERM)
+        kill_session(worker, signal.SIGTERM)
     floor = len(push_ids) / (RATE_PER_MIN / 60.0)
     _say(
         f"push: {len(push_ids)} mass messages in {push_s:.2f}s; floor at {RATE_PER_MIN}/min is {floor:.2f}s"
@@ -230,7 +203,7 @@ def _run(env: dict[str, str], var: Path) -> dict:
     # 3: a second slot, the worker killed mid-run.
     plan, now = _slot(piece, pool, minutes_ago=1)
     _, push_ids = _expand(plan, now)
-    worker = _worker(env, log)
+    worker = celery_worker(env, log, concurrency=4, name="bench")
     for push_id in push_ids:
         sop_push_task.delay(push_id)
     while (
@@ -238,18 +211,18 @@ def _run(env: dict[str, str], var: Path) -> dict:
         < len(push_ids) // 3
     ):
         time.sleep(0.05)
-    _kill(worker)
+    kill_session(worker)
     in_flight = SopPush.objects.filter(pk__in=push_ids).exclude(
         status=SopPush.Status.AWAITING_CONFIRM
     )
     _say(f"killed the worker with {in_flight.count()} of {len(push_ids)} pushes unfinished")
-    worker = _worker(env, log)
+    worker = celery_worker(env, log, concurrency=4, name="bench")
     try:
         recovery = time.perf_counter()
         _wait_pushed(push_ids, timeout=600, sweep=True)
         _say(f"recovered by a new worker and the sweeper in {time.perf_counter() - recovery:.1f}s")
     finally:
-        _kill(worker, signal.SIGTERM)
+        kill_session(worker, signal.SIGTERM)
     msgids = set(SopPush.objects.filter(pk__in=push_ids).values_list("msgid", flat=True))
     crash_dupes, crash_groups = _duplicates(server.sandbox)
     _, second_groups = _duplicates(server.sandbox, msgids)
