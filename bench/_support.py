@@ -24,19 +24,41 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 
-def _admin_connect(url: str):
+def db_connect(url: str, *, dbname: str | None = None):
+    """A psycopg2 connection to the database of ``url`` (a DATABASE_URL, a Unix socket's
+    folder as ``?host=``), or to ``dbname`` on that server."""
     import environ
     import psycopg2
 
     cfg = environ.Env.db_url_config(url)
     host = cfg.get("OPTIONS", {}).get("host") or cfg.get("HOST") or None
     return psycopg2.connect(
-        dbname="postgres",
+        dbname=dbname or cfg.get("NAME"),
         host=host,
         port=cfg.get("PORT") or None,
         user=cfg.get("USER") or None,
         password=cfg.get("PASSWORD") or None,
     )
+
+
+def _admin_connect(url: str):
+    return db_connect(url, dbname="postgres")
+
+
+def bench_reviewers():
+    """The ops user who drafts a benchmark's campaigns or content and the compliance
+    reviewer who approves them (in a child that has set Django up)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from scrm.core.role_names import Role
+
+    users = get_user_model()
+    ops = users.objects.create(username="bench-ops", is_staff=True)
+    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
+    reviewer = users.objects.create(username="bench-compliance", is_staff=True)
+    reviewer.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    return ops, reviewer
 
 
 def _with_database(url: str, name: str) -> str:

@@ -29,6 +29,7 @@ import time
 import uuid
 
 from _load import CpuMeter, drive, web_stack, web_start  # noqa: E402
+from _support import db_connect  # noqa: E402
 
 CORP_ID, TOKEN, AES_KEY = (
     "ww_bench_corp",
@@ -98,18 +99,7 @@ def loadgen_main(args: argparse.Namespace) -> int:
 
 def _inbox_counts(database_url: str, run: str) -> tuple[int, int, int]:
     """(rows, distinct events, processed rows) of this run in the inbox."""
-    from urllib.parse import parse_qs, urlsplit
-
-    import psycopg2
-
-    parts = urlsplit(database_url)
-    host = parse_qs(parts.query).get("host", [parts.hostname or ""])[0]
-    conn = psycopg2.connect(
-        host=host,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        dbname=parts.path.lstrip("/"),
-    )
+    conn = db_connect(database_url)
     try:
         with conn.cursor() as cur:
             cur.execute(

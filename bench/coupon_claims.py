@@ -37,10 +37,10 @@ import random
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 from _load import BASE_DIR, CpuMeter, drive, drive_threads, web_stack, web_start  # noqa: E402
+from _support import bench_reviewers, db_connect  # noqa: E402
 
 CAMPAIGNS = 4
 CUSTOMERS = 5000
@@ -60,21 +60,14 @@ def seed_main(args: argparse.Namespace) -> int:
     django.setup()
     from datetime import timedelta
 
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.utils import timezone
 
     from campaigns.links import claim_token_make
     from campaigns.services import lifecycle, merchants
     from contacts.models import Customer
     from groups.models import Region
-    from scrm.core.role_names import Role
 
-    users = get_user_model()
-    ops = users.objects.create_user("bench-ops", password=uuid.uuid4().hex)
-    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
-    compliance = users.objects.create_user("bench-compliance", password=uuid.uuid4().hex)
-    compliance.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    ops, compliance = bench_reviewers()
     now = timezone.now()
     per_campaign = args.claims // CAMPAIGNS
     stock = per_campaign * 9 // 10  # a tenth of the claims find the stock gone
@@ -239,21 +232,8 @@ def loadgen_main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- orchestration
 
 
-def _db(database_url: str):
-    from urllib.parse import parse_qs, urlsplit
-
-    import psycopg2
-
-    parts = urlsplit(database_url)
-    host = parse_qs(parts.query).get("host", [parts.hostname or ""])[0]
-    return psycopg2.connect(
-        host=host, port=parts.port or 5432, user=parts.username or "postgres",
-        dbname=parts.path.lstrip("/"),
-    )  # fmt: skip
-
-
 def _claimed_codes(database_url: str, n: int) -> list[str]:
-    conn = _db(database_url)
+    conn = db_connect(database_url)
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -269,7 +249,7 @@ def _claimed_codes(database_url: str, n: int) -> list[str]:
 
 def _checks(database_url: str, templates: list[int]) -> dict:
     """What the database says: stock, budget and redemptions."""
-    conn = _db(database_url)
+    conn = db_connect(database_url)
     try:
         with conn.cursor() as cur:
             cur.execute(

@@ -35,10 +35,10 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 from _load import BASE_DIR, drive, web_stack, web_start  # noqa: E402
+from _support import bench_reviewers, db_connect  # noqa: E402
 
 DRAWS_PER_CUSTOMER = 2
 WARM_DRAWS = 300
@@ -58,21 +58,14 @@ def seed_main(args: argparse.Namespace) -> int:
     django.setup()
     from datetime import timedelta
 
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.utils import timezone
 
     from campaigns.links import claim_token_make
     from campaigns.lottery.services import prizes
     from campaigns.services import lifecycle
     from contacts.models import Customer
-    from scrm.core.role_names import Role
 
-    users = get_user_model()
-    ops = users.objects.create_user("bench-ops", password=uuid.uuid4().hex)
-    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
-    compliance = users.objects.create_user("bench-compliance", password=uuid.uuid4().hex)
-    compliance.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    ops, compliance = bench_reviewers()
     now = timezone.now()
 
     def live_lottery(name: str, *, draws: int, budget_fen: int):
@@ -184,22 +177,9 @@ def loadgen_main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- orchestration
 
 
-def _db(database_url: str):
-    from urllib.parse import parse_qs, urlsplit
-
-    import psycopg2
-
-    parts = urlsplit(database_url)
-    host = parse_qs(parts.query).get("host", [parts.hostname or ""])[0]
-    return psycopg2.connect(
-        host=host, port=parts.port or 5432, user=parts.username or "postgres",
-        dbname=parts.path.lstrip("/"),
-    )  # fmt: skip
-
-
 def _checks(database_url: str, campaign_id: int) -> dict:
     """What the database says about the lottery: budget, stock, coupons and payouts."""
-    conn = _db(database_url)
+    conn = db_connect(database_url)
     try:
         with conn.cursor() as cur:
             cur.execute(

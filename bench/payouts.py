@@ -35,7 +35,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import BASE_DIR, bench_database, celery_worker, kill_session  # noqa: E402
+from _support import (  # noqa: E402
+    BASE_DIR,
+    bench_database,
+    bench_reviewers,
+    celery_worker,
+    kill_session,
+)
 
 PAYOUTS = int(os.environ.get("BENCH_PAYOUTS", "100000"))
 RATE_PER_MIN = int(os.environ.get("BENCH_RATE_PER_MIN", "18000"))
@@ -64,21 +70,14 @@ def _seed() -> int:
     openids, and one due 5-yuan entry each (bulk, as payout_schedule writes them)."""
     from datetime import timedelta
 
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.db import connection
     from django.utils import timezone
 
     from campaigns.payouts.red_packets import red_packet_configure
     from campaigns.payouts.services import _bill_prefix, local_today
     from campaigns.services import lifecycle
-    from scrm.core.roles import Role
 
-    User = get_user_model()
-    ops = User.objects.create(username="bench-ops", is_staff=True)
-    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
-    reviewer = User.objects.create(username="bench-compliance", is_staff=True)
-    reviewer.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    ops, reviewer = bench_reviewers()
     now = timezone.now()
     campaign = lifecycle.campaign_create(
         actor=ops,

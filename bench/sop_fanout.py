@@ -27,7 +27,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import BASE_DIR, bench_database, celery_worker, kill_session  # noqa: E402
+from _support import (  # noqa: E402
+    BASE_DIR,
+    bench_database,
+    bench_reviewers,
+    celery_worker,
+    kill_session,
+)
 
 GROUPS = int(os.environ.get("BENCH_GROUPS", "10000"))
 OWNERS = int(os.environ.get("BENCH_OWNERS", "200"))
@@ -51,19 +57,12 @@ def _configure_environment() -> None:
 
 def _seed(sandbox) -> tuple[object, object]:
     """Owners, 10,000 groups (in WeCom and our registry), approved content, a pool."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
     from contacts.models import Staff
     from groups.models import CustomerGroup, GroupPool
     from scrm.content import services as content
-    from scrm.core.roles import Role
 
-    User = get_user_model()
-    ops = User.objects.create(username="bench-ops", is_staff=True)
-    ops.groups.add(Group.objects.get(name=Role.OPS_STAFF))
-    reviewer = User.objects.create(username="bench-compliance", is_staff=True)
-    reviewer.groups.add(Group.objects.get(name=Role.COMPLIANCE_REVIEWER))
+    ops, reviewer = bench_reviewers()
     piece = content.content_create(actor=ops, title="周五大活动", text="本周五晚八点，群内抽奖！")
     content.content_submit(actor=ops, content_id=piece.pk)
     content.content_approve(actor=reviewer, content_id=piece.pk)
