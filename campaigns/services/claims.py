@@ -58,7 +58,9 @@ from ..velocity import velocity_count
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONFIG_TTL_S = 10.0
 # The configuration of these statuses no longer changes (see lifecycle).
-_FROZEN = frozenset({Campaign.Status.APPROVED, Campaign.Status.LIVE, Campaign.Status.PAUSED})
+FROZEN_STATUSES = frozenset(
+    {Campaign.Status.APPROVED, Campaign.Status.LIVE, Campaign.Status.PAUSED}
+)
 
 
 class ClaimRefused(DomainError):
@@ -67,6 +69,14 @@ class ClaimRefused(DomainError):
     def __init__(self, code: str, message: str, *, status: int, reason: str = "", data=None):
         super().__init__(code, message, status=status, data=data)
         self.reason = reason or code
+
+    @classmethod
+    def of(cls, messages: dict[str, tuple[str, int]], code: str, reason: str = ""):
+        """The refusal ``code`` (for ``reason``) with its message and status from
+        ``messages``, keyed ``"code:reason"`` where a reason has its own, else ``"code"``."""
+        message, status = messages.get(f"{code}:{reason}") or messages[code]
+        data = {"reason": reason} if reason else None
+        return cls(code, message, status=status, reason=reason, data=data)
 
 
 def _refused(code: str, reason: str = "") -> ClaimRefused:
@@ -87,9 +97,7 @@ def _refused(code: str, reason: str = "") -> ClaimRefused:
         "blocked:velocity_ip": (_("操作过于频繁，请稍后再试"), 429),
         "blocked:velocity_phone": (_("操作过于频繁，请稍后再试"), 429),
     }
-    message, status = messages.get(f"{code}:{reason}") or messages[code]
-    data = {"reason": reason} if reason else None
-    return ClaimRefused(code, message, status=status, reason=reason, data=data)
+    return ClaimRefused.of(messages, code, reason)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -208,7 +216,7 @@ def campaign_config(campaign_id: int, *, fresh: bool = False) -> CampaignConfig 
     if cached is not None and time.monotonic() - cached.loaded_at < CONFIG_TTL_S:
         return cached
     config = _config_load(campaign_id)
-    if config is not None and config.status in _FROZEN:
+    if config is not None and config.status in FROZEN_STATUSES:
         _CONFIGS[campaign_id] = config
     else:
         _CONFIGS.pop(campaign_id, None)

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import Campaign, Coupon
 from campaigns.payouts.services import payout_schedule
 from campaigns.services.claims import (
+    FROZEN_STATUSES,
     SHANGHAI,
     CampaignConfig,
     ClaimRefused,
@@ -63,7 +64,6 @@ MAX_ATTEMPTS = 8
 RULE = "v1: drawable = stock left and cost <= budget left (thanks excluded when everyone wins);"
 RULE += " prize = first drawable (by position, id) whose cumulative weight exceeds roll;"
 RULE += " roll = secrets.randbelow(sum of drawable weights)"
-_FROZEN = frozenset({Campaign.Status.APPROVED, Campaign.Status.LIVE, Campaign.Status.PAUSED})
 
 
 def _refused(code: str, reason: str = "") -> ClaimRefused:
@@ -74,9 +74,7 @@ def _refused(code: str, reason: str = "") -> ClaimRefused:
         "campaign_not_live": (_("活动未开始或已结束"), 409),
         "link_invalid": (_("链接无效"), 403),
     }
-    message, status = messages.get(f"{code}:{reason}") or messages[code]
-    data = {"reason": reason} if reason else None
-    return ClaimRefused(code, message, status=status, reason=reason, data=data)
+    return ClaimRefused.of(messages, code, reason)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -145,7 +143,7 @@ def lottery_config(campaign: CampaignConfig) -> LotteryConfig | None:
     if cached is not None and time.monotonic() - cached.loaded_at < CONFIG_TTL_S:
         return cached
     config = lottery_config_load(campaign.id)
-    if config is not None and campaign.status in _FROZEN:
+    if config is not None and campaign.status in FROZEN_STATUSES:
         _CONFIGS[campaign.id] = config
     else:
         _CONFIGS.pop(campaign.id, None)
