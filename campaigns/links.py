@@ -18,7 +18,8 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from scrm.core.errors import DomainError
+from scrm.core.links import LinkInvalid, signed_read
+from scrm.core.links import positive_int as _positive_int
 
 CLAIM_LINK_SALT = "campaigns.claim-link"
 WALLET_LINK_SALT = "campaigns.wallet-link"
@@ -33,31 +34,6 @@ PERSONAL_LINK_VIEWS: dict[str, str] = {}
 class ClaimLink:
     customer_id: int
     campaign_id: int
-
-
-class LinkInvalid(DomainError):
-    def __init__(self, message: str, *, reason: str):
-        super().__init__("link_invalid", message, status=403)
-        self.reason = reason
-
-
-def _positive_int(value) -> int | None:
-    # bool is an int subclass: excluded on purpose.
-    return value if type(value) is int and value > 0 else None
-
-
-def signed_read(token: str, *, salt: str, max_age: int) -> dict:
-    """The payload of a personal link signed under ``salt``; ``LinkInvalid`` (with the
-    reason) for an expired, forged or altered one."""
-    try:
-        data = signing.TimestampSigner(salt=salt).unsign_object(token, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise LinkInvalid(_("链接已过期，请联系您的客户经理重新发送"), reason="expired") from exc
-    except (signing.BadSignature, ValueError, TypeError) as exc:
-        raise LinkInvalid(_("链接无效"), reason="bad_signature") from exc
-    if not isinstance(data, dict):
-        raise LinkInvalid(_("链接无效"), reason="bad_payload")
-    return data
 
 
 def claim_token_make(*, customer_id: int, campaign_id: int) -> str:

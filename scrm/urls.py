@@ -30,4 +30,9 @@ urlpatterns = [
     path("", include("scrm.workspace.urls")),
     path("", include("scrm.content.urls")),
     path("", include("tagging.urls")),
+    path("", include("tagging.behaviour.urls")),
+    path("", include("tagging.intent.urls")),
+    path("", include("tagging.rules.urls")),
+    path("", include("tagging.surveys.urls")),
+    path("", include("tagging.leads.urls")),
 ]

@@ -41,6 +41,11 @@ _OPS_WRITE = [
     ("referral", "*"),  # campaigns.referral: referral settings, invitations, rewards
     ("payouts", "*"),  # campaigns.payouts: the payout ledger, red-packet settings and report
     ("tagging", "*"),
+    ("behaviour", "*"),  # tagging.behaviour: event types, events, tracked materials
+    ("intent", "*"),  # tagging.intent: interests and intent scores
+    ("tag_rules", "*"),  # tagging.rules: tag rules and their versions
+    ("surveys", "*"),  # tagging.surveys: surveys and their answers
+    ("leads", "*"),  # tagging.leads: lead activation
     ("wecom", "view_"),
     ("wecom", "change_inboxevent"),
     ("django_celery_beat", "view_"),

@@ -27,6 +27,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Event batches whose evaluation task the broker lost or whose worker died.
+    "behaviour-batches-sweep": {
+        "task": "behaviour.batches_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
     # Hand-overs of departed staff's customers: WeCom decides within 24 hours.
     "transfer-results-poll": {
         "task": "contacts.tasks.transfer_results_poll",

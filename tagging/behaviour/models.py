@@ -1,0 +1,97 @@
+"""Behaviour events (D9): what a customer did, from where, recorded once."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class EventType(models.Model):
+    """A kind of event the system accepts. The built-in ones are our own actions; the
+    bank's systems may only send types ops registered here."""
+
+    code = models.SlugField(_("代码"), max_length=48, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    description = models.CharField(_("说明"), max_length=255, blank=True)
+    builtin = models.BooleanField(_("系统内置"), default=False)
+    accept_from_api = models.BooleanField(
+        _("允许行内系统上报"), default=True, help_text=_("关闭后，事件接口拒收此类型")
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("事件类型")
+        verbose_name_plural = _("事件类型")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+
+class Event(models.Model):
+    """One thing a customer did. ``(source, event_id)`` is unique, so a repeat (a
+    retried batch, a replayed callback, a second open of the same tracked link
+    within its dedupe window) is ignored."""
+
+    class Source(models.TextChoices):
+        API = "api", _("行内系统")
+        MATERIAL = "material", _("素材追踪")
+        ACTION = "action", _("系统动作")
+        SURVEY = "survey", _("问卷")
+        WECOM = "wecom", _("企业微信回调")
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices)
+    event_id = models.CharField(_("事件ID"), max_length=64)
+    customer = models.ForeignKey(
+        "contacts.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="+"
+    )
+    type = models.CharField(_("类型"), max_length=48)
+    properties = models.JSONField(_("属性"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("发生时间"))
+    received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("行为事件")
+        verbose_name_plural = _("行为事件")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="uniq_event_source_id")
+        ]
+        indexes = [
+            # Rules count a customer's events of a type in a window: one index range.
+            models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_at"),
+            # Back-fills and the retention purge walk time ranges of a huge table.
+            BrinIndex(fields=["occurred_at"], name="event_occurred_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}@{self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class EventBatch(models.Model):
+    """Events recorded together and not yet evaluated by the rules above. Made in the
+    transaction that inserts the events, so a lost broker message or a dead worker
+    delays evaluation (the sweep re-sends it) and never skips it."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_ids = ArrayField(models.BigIntegerField())
+    created_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("待评估事件批次")
+        verbose_name_plural = _("待评估事件批次")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="eventbatch_pending",
+                condition=models.Q(processed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} ({len(self.event_ids)})"
