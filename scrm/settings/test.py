@@ -10,7 +10,9 @@ from .redis import REDIS_URL, celery_broker_url, redis_url_with_db
 
 DEBUG = False
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_REDIS_DB = 1 + int(_worker[2:] or 0) % 15
+# Two test sessions on one Redis (two checkouts, two shells) pick different bases.
+_REDIS_DB_BASE = int(os.environ.get("SCRM_TEST_REDIS_DB_BASE", "1"))
+_REDIS_DB = (_REDIS_DB_BASE + int(_worker[2:] or 0)) % 16
 REDIS_URL = redis_url_with_db(REDIS_URL, _REDIS_DB)  # noqa: F811
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
