@@ -46,8 +46,24 @@ class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices)
     event_id = models.CharField(_("事件ID"), max_length=64)
+    # A WeCom customer, or a bank customer who is no one's WeCom friend yet (the bank's
+    # systems report by customer number; lead activation ranks those, D12). A customer
+    # matched to a bank record carries both.
     customer = models.ForeignKey(
-        "contacts.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="+"
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    bank_record = models.ForeignKey(
+        "contacts.BankRecord",
+        verbose_name=_("行内客户"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     type = models.CharField(_("类型"), max_length=48)
     properties = models.JSONField(_("属性"), default=dict, blank=True)
@@ -58,11 +74,20 @@ class Event(models.Model):
         verbose_name = _("行为事件")
         verbose_name_plural = _("行为事件")
         constraints = [
-            models.UniqueConstraint(fields=["source", "event_id"], name="uniq_event_source_id")
+            models.UniqueConstraint(fields=["source", "event_id"], name="uniq_event_source_id"),
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=False) | models.Q(bank_record__isnull=False),
+                name="event_has_someone",
+            ),
         ]
         indexes = [
             # Rules count a customer's events of a type in a window: one index range.
             models.Index(fields=["customer", "type", "occurred_at"], name="event_customer_type_at"),
+            models.Index(
+                fields=["bank_record", "type", "occurred_at"],
+                name="event_bankrecord_type_at",
+                condition=models.Q(bank_record__isnull=False),
+            ),
             # Back-fills and the retention purge walk time ranges of a huge table.
             BrinIndex(fields=["occurred_at"], name="event_occurred_brin"),
         ]

@@ -24,18 +24,21 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EventIn:
     event_id: str
-    customer_id: int
+    customer_id: int | None
     type: str
     occurred_at: datetime
     properties: dict = field(default_factory=dict)
+    bank_record_id: int | None = None
 
 
 _INSERT = """
 INSERT INTO behaviour_event
-    (source, event_id, customer_id, type, properties, occurred_at, received_at)
-SELECT %s, e.event_id, e.customer_id, e.type, e.properties::jsonb, e.occurred_at, %s
-  FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::text[], %s::timestamptz[])
-       AS e(event_id, customer_id, type, properties, occurred_at)
+    (source, event_id, customer_id, bank_record_id, type, properties, occurred_at, received_at)
+SELECT %s, e.event_id, e.customer_id, e.bank_record_id, e.type, e.properties::jsonb,
+       e.occurred_at, %s
+  FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::text[],
+              %s::timestamptz[])
+       AS e(event_id, customer_id, bank_record_id, type, properties, occurred_at)
 ON CONFLICT (source, event_id) DO NOTHING
 RETURNING id, event_id
 """
@@ -58,6 +61,7 @@ def events_record(*, events: list[EventIn], source: str) -> dict[str, int]:
                 now,
                 [e.event_id for e in unique],
                 [e.customer_id for e in unique],
+                [e.bank_record_id for e in unique],
                 [e.type for e in unique],
                 [json.dumps(e.properties, ensure_ascii=False) for e in unique],
                 [e.occurred_at for e in unique],
