@@ -8,6 +8,8 @@ while it is still waiting), so long waits live in the database, not in Celery.
 
 from __future__ import annotations
 
+from kombu import Queue
+
 from .env import env
 from .redis import REDIS_URL, celery_broker_url
 
@@ -46,3 +48,44 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # Longest countdown any task may use; below the visibility timeout on purpose.
 SCRM_MAX_COUNTDOWN_S = 900
+
+# Queues by kind of work, so one kind never waits behind another: a nightly reconcile or
+# a report rebuild never delays a callback, and a burst of behaviour events never delays
+# a payout. A worker started without ``-Q`` (``make run``, the tests) consumes them all;
+# production runs a worker per group of queues (docker-compose.yml, docs/scaling.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+SCRM_QUEUES = {
+    "callbacks": "WeCom callbacks from the inbox",
+    "outreach": "pushes to WeCom: SOP, announcements, tags, channel codes",
+    "payouts": "red packets and rewards paid through WeChat Pay",
+    "tagging": "behaviour events, tag rules, intent scores, surveys, leads",
+    "reports": "reports, rankings, bank imports and the nightly reconcile",
+    "celery": "everything else: sweeps, ticks, small syncs",
+}
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in SCRM_QUEUES)
+# Exact names first, then patterns in order (Celery's glob routes).
+CELERY_TASK_ROUTES = {
+    "scrm.wecom.tasks.inbox_sweep": {"queue": "celery"},
+    "scrm.wecom.tasks.inbox_*": {"queue": "callbacks"},
+    "scrm.wecom.tasks.wecom_sync": {"queue": "reports"},
+    "sop.tick": {"queue": "celery"},
+    "sop.push_sweep": {"queue": "celery"},
+    "sop.*": {"queue": "outreach"},
+    "campaigns.announcement_send": {"queue": "outreach"},
+    "tagging.tasks.customer_tags_push_sweep": {"queue": "celery"},
+    "tagging.tasks.corp_tags_sync": {"queue": "celery"},
+    "tagging.tasks.*": {"queue": "outreach"},
+    "contacts.tasks.channel_code_push": {"queue": "outreach"},
+    "contacts.tasks.bank_import_run": {"queue": "reports"},
+    "payouts.*": {"queue": "payouts"},
+    "referral.rewards_settle": {"queue": "payouts"},
+    "referral.key_spreaders_refresh": {"queue": "reports"},
+    "groups.health_daily": {"queue": "reports"},
+    "workspace.task_rules": {"queue": "reports"},
+    "behaviour.batches_sweep": {"queue": "celery"},
+    "behaviour.*": {"queue": "tagging"},
+    "intent.*": {"queue": "tagging"},
+    "tag_rules.*": {"queue": "tagging"},
+    "surveys.*": {"queue": "tagging"},
+    "leads.*": {"queue": "reports"},
+}
