@@ -8,6 +8,8 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from scrm.core.db import reads_from_reports
+
 from .models import (
     Campaign,
     CampaignContact,
@@ -114,6 +116,7 @@ class CampaignReport:
         return sum(t.stock_remaining for t in self.stock)
 
 
+@reads_from_reports
 def campaign_report(campaign: Campaign) -> CampaignReport:
     """The funnel (targeted → link opened → claimed → redeemed), stock, cost and A/B
     variants side by side with a two-proportion test of their claim rates (D13)."""

@@ -14,6 +14,7 @@ from campaigns.money import fen_display
 from campaigns.payouts.models import Payout
 from campaigns.selectors import template_benefit
 from campaigns.services.claims import SHANGHAI
+from scrm.core.db import reads_from_reports
 
 from .models import Draw, DrawCounter, Lottery, Prize
 
@@ -141,6 +142,7 @@ class LotteryReport:
         return self.committed_fen / self.budget_fen if self.budget_fen else None
 
 
+@reads_from_reports
 def lottery_report(campaign: Campaign) -> LotteryReport:
     """Participants, winners per prize, budget used against its cap, cost per member."""
     draws = Draw.objects.filter(campaign=campaign)

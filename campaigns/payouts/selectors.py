@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, QuerySet, Sum
 
 from campaigns.models import Campaign
+from scrm.core.db import reads_from_reports
 
 from .models import Payout, PayoutAttempt
 
@@ -59,6 +60,7 @@ class CampaignPayoutReport:
         }
 
 
+@reads_from_reports
 def campaign_payout_report(campaign: Campaign) -> CampaignPayoutReport:
     """Payouts by state, budget used vs cap, cost per member (paid ÷ members who got an
     entry: for a red-packet campaign, every member who joined its groups)."""

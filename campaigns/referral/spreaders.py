@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import BankRecord, Customer
+from scrm.core.db import reads_from_reports, reports_connection
 from scrm.core.errors import DomainError
 from tagging.models import CustomerTag, Tag, TagGroup
 from tagging.services import (
@@ -57,6 +58,7 @@ def _t(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+@reads_from_reports
 def spreaders_rank(
     *, program_ids: list[int] | None = None, order: str = "total", limit: int = 100
 ) -> list[SpreaderRow]:
@@ -94,7 +96,7 @@ ORDER BY {ORDERS[order]}, root_id
 LIMIT %(limit)s
 """  # noqa: S608 - table names from the models' metadata, the order from a fixed table
     params = {"programs": program_ids or [], "levels": MAX_LEVELS, "limit": limit}
-    with connection.cursor() as cursor:
+    with reports_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     customers = Customer.objects.in_bulk([r[0] for r in rows])

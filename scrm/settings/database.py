@@ -22,3 +22,17 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Reports read from a streaming replica when one is configured (scrm.core.db).
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["reports"] = {
+        **env.db_url("DATABASE_REPLICA_URL"),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        # Tests run against the primary under this alias (no second test database).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASES["reports"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    if "host" in DATABASES["reports"]["OPTIONS"]:
+        DATABASES["reports"]["HOST"] = DATABASES["reports"]["OPTIONS"].pop("host")
+DATABASE_ROUTERS = ["scrm.core.db.ReportsRouter"]
