@@ -30,6 +30,7 @@ class ManagerTask(models.Model):
         GROUP_NOTICE = "group_notice", _("群公告发布")
         LEAD_ACTIVATION = "lead_activation", _("存量客户激活")
         NO_CONTACT = "no_contact", _("久未联系")
+        HIGH_INTENT = "high_intent", _("高意向跟进")
 
     class Status(models.TextChoices):
         OPEN = "open", _("待办")

@@ -1,0 +1,392 @@
+"""Writes on intent scores (D9): contributions applied once, decayed scores, levels.
+
+``scores_add`` applies a whole batch of contributions in two statements: one that
+inserts the contributions not applied before and folds them into their scores (each
+decayed to the score's time first, so an out-of-order event counts for what it is
+worth now), and one that records the levels that moved. A level that moved changes
+the customer's level tag in the 意向 group (pushed to WeCom by a task after commit),
+and reaching 高意向 puts a follow-up task on the customer's manager's list (D11).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contacts.models import FollowRelation
+from scrm.core.errors import DomainError
+from scrm.core.workdays import SHANGHAI
+from tagging.models import CustomerTag, Tag, TagGroup
+from tagging.services import customer_tags_push, customer_tags_remove
+
+from .models import LEVEL_GROUP, Interest, Level, Score
+
+log = logging.getLogger(__name__)
+
+# 0.5 ** x for a number of half-lives x, kept within float range (PostgreSQL raises on
+# underflow): beyond 1000 half-lives a score is nothing anyway.
+_HALF = "power(0.5::float8, least(greatest({x}, -1000.0), 1000.0))"
+
+
+def _half_lives(later: str, earlier: str, half_life: str) -> str:
+    return _HALF.format(x=f"extract(epoch from ({later}) - ({earlier})) / (86400.0 * {half_life})")
+
+
+@dataclass(frozen=True)
+class ScoreIn:
+    customer_id: int
+    interest_id: int
+    points: float
+    at: datetime
+    source_key: str
+    reason: dict = field(default_factory=dict)
+    event_ids: tuple[int, ...] = ()
+
+
+_HL = "(SELECT half_life_days FROM intent_interest WHERE id = s.interest_id)"
+_ADD = f"""
+WITH items AS (
+    SELECT DISTINCT ON (i.source_key) i.*
+      FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], %s::timestamptz[],
+                  %s::text[], %s::text[])
+           AS i(source_key, customer_id, interest_id, points, at, event_ids, reason)
+     ORDER BY i.source_key
+), ins AS (
+    INSERT INTO intent_contribution
+        (source_key, customer_id, interest_id, points, at, event_ids, reason, created_at)
+    SELECT source_key, customer_id, interest_id, points, at, event_ids::bigint[],
+           reason::jsonb, now()
+      FROM items
+    ON CONFLICT (source_key) DO NOTHING
+    RETURNING customer_id, interest_id, points, at
+), latest AS (
+    SELECT customer_id, interest_id, max(at) AS as_of FROM ins GROUP BY 1, 2
+), folded AS (
+    SELECT l.customer_id, l.interest_id, l.as_of,
+           sum(ins.points * {_half_lives("l.as_of", "ins.at", "it.half_life_days")}) AS points
+      FROM latest l
+      JOIN ins USING (customer_id, interest_id)
+      JOIN intent_interest it ON it.id = l.interest_id
+     GROUP BY 1, 2, 3
+)
+INSERT INTO intent_score AS s (customer_id, interest_id, points, as_of, level, updated_at)
+SELECT customer_id, interest_id, points, as_of, '', now() FROM folded
+ORDER BY customer_id, interest_id
+ON CONFLICT (customer_id, interest_id) DO UPDATE SET
+    points = s.points * {_half_lives("greatest(s.as_of, excluded.as_of)", "s.as_of", _HL)}
+           + excluded.points
+             * {_half_lives("greatest(s.as_of, excluded.as_of)", "excluded.as_of", _HL)},
+    as_of = greatest(s.as_of, excluded.as_of),
+    updated_at = now()
+RETURNING s.id, s.customer_id, s.interest_id, s.points, s.as_of, s.level
+"""  # noqa: S608 (fixed SQL fragments only; every value is a parameter)
+
+
+def _interests() -> dict[int, Interest]:
+    return {i.pk: i for i in Interest.objects.select_related("suggestion")}
+
+
+def interest_by_code(code: str) -> Interest:
+    interest = Interest.objects.filter(code=code).first()
+    if interest is None:
+        raise DomainError("interest_unknown", f"未知的意向类别：{code}")
+    return interest
+
+
+def scores_add(*, items: list[ScoreIn], now: datetime | None = None) -> set[int]:
+    """Apply the contributions whose ``source_key`` was not applied before, in one
+    statement for the batch; then move the levels that changed. Returns the ids of
+    customers whose level tags changed (to push to WeCom once committed)."""
+    return _apply(items, now)[1]
+
+
+def _apply(items: list[ScoreIn], now: datetime | None) -> tuple[int, set[int]]:
+    if not items:
+        return 0, set()
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _ADD,
+            [
+                [i.source_key for i in items],
+                [i.customer_id for i in items],
+                [i.interest_id for i in items],
+                [float(i.points) for i in items],
+                [i.at for i in items],
+                ["{" + ",".join(str(e) for e in i.event_ids) + "}" for i in items],
+                [json.dumps(i.reason, ensure_ascii=False, default=str) for i in items],
+            ],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return 0, set()
+        return len(rows), _levels_record(rows, now)
+
+
+def score_add(
+    *,
+    customer_id: int,
+    interest: str,
+    points: float,
+    at: datetime,
+    source_key: str,
+    reason: dict,
+) -> bool:
+    """Add ``points`` to the customer's score for ``interest`` (its code) as of ``at``,
+    once per ``source_key``; False when that key was applied before. A level that
+    moved is pushed to WeCom after commit."""
+    target = interest_by_code(interest)
+    with transaction.atomic():
+        applied, changed = _apply(
+            [
+                ScoreIn(
+                    customer_id=customer_id,
+                    interest_id=target.pk,
+                    points=points,
+                    at=at,
+                    source_key=source_key,
+                    reason=reason,
+                    event_ids=tuple(reason.get("event_ids") or ()),
+                )
+            ],
+            None,
+        )
+        customers_tags_push_on_commit(customer_ids=changed)
+    return bool(applied)
+
+
+# ------------------------------------------------------------------------- levels
+
+
+def _expiry(interest: Interest, level: str, points: float, as_of: datetime) -> datetime | None:
+    threshold = interest.threshold_of(level)
+    if not threshold or points <= 0:
+        return None
+    days = interest.half_life_days * math.log2(points / threshold)
+    return as_of + timedelta(days=min(max(days, 0.0), 36500.0))
+
+
+_LEVELS_UPDATE = """
+UPDATE intent_score AS s SET level = u.level, level_expires_at = u.expires_at
+  FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) AS u(id, level, expires_at)
+ WHERE s.id = u.id
+"""
+
+
+def _levels_record(rows, now: datetime) -> set[int]:
+    """Each score's level at ``now`` and when decay will end it; level tags and
+    high-intent tasks for the levels that moved."""
+    interests = _interests()
+    ids, levels, expiries = [], [], []
+    moved: list[tuple[int, Interest, str, str]] = []
+    for score_id, customer_id, interest_id, points, as_of, old_level in rows:
+        interest = interests[interest_id]
+        value = points * 0.5 ** (
+            max(min((now - as_of).total_seconds() / 86400.0 / interest.half_life_days, 1000), -1000)
+        )
+        level = interest.level_of(value)
+        ids.append(score_id)
+        levels.append(level)
+        expiries.append(_expiry(interest, level, points, as_of))
+        if level != old_level:
+            moved.append((customer_id, interest, old_level, level))
+    with connection.cursor() as cursor:
+        cursor.execute(_LEVELS_UPDATE, [ids, levels, expiries])
+    if moved:
+        _level_tags_apply(moved, now)
+    return {customer_id for customer_id, *_ in moved}
+
+
+def level_tags(interests: list[Interest]) -> dict[tuple[int, str], Tag]:
+    """The 意向 group's level tags of these interests, made when missing (WeCom gets
+    them from the push, which creates the group there first)."""
+    group = TagGroup.objects.filter(name=LEVEL_GROUP, is_deleted=False).first()
+    if group is None:
+        group, _created = TagGroup.objects.get_or_create(name=LEVEL_GROUP)
+    found = {t.name: t for t in Tag.objects.filter(group=group)}
+    out: dict[tuple[int, str], Tag] = {}
+    for interest in interests:
+        for level in Level.values:
+            name = interest.level_tag_name(level)
+            tag = found.get(name)
+            if tag is None:
+                tag, _created = Tag.objects.get_or_create(group=group, name=name)
+            elif tag.is_deleted:
+                Tag.objects.filter(pk=tag.pk).update(
+                    is_deleted=False, wecom_id=None, synced_at=None
+                )
+                tag.is_deleted = False
+            out[(interest.pk, level)] = tag
+    return out
+
+
+_TAG_INSERT = """
+INSERT INTO tagging_customertag (customer_id, tag_id, source, added_at)
+SELECT c, t, %s, %s FROM unnest(%s::bigint[], %s::bigint[]) AS u(c, t)
+ON CONFLICT (customer_id, tag_id) DO NOTHING
+"""
+
+
+def _level_tags_apply(moved: list[tuple[int, Interest, str, str]], now: datetime) -> None:
+    tags = level_tags(list({i.pk: i for _c, i, _o, _n in moved}.values()))
+    add_customers, add_tags = [], []
+    drop = []
+    for customer_id, interest, _old, new in moved:
+        others = [tags[(interest.pk, lv)].pk for lv in Level.values if lv != new]
+        drop.append((customer_id, others))
+        if new:
+            add_customers.append(customer_id)
+            add_tags.append(tags[(interest.pk, new)].pk)
+    stale = CustomerTag.objects.none()
+    for customer_id, others in drop:
+        stale = stale | CustomerTag.objects.filter(customer_id=customer_id, tag_id__in=others)
+    stale_rows = list(stale.select_related("tag"))
+    if stale_rows:
+        customer_tags_remove(rows=stale_rows)
+    if add_customers:
+        with connection.cursor() as cursor:
+            cursor.execute(_TAG_INSERT, [CustomerTag.Source.RULE, now, add_customers, add_tags])
+    highs = [(c, i) for c, i, old, new in moved if new == Level.HIGH and old != Level.HIGH]
+    if highs:
+        _high_intent_tasks(highs, now)
+
+
+def _high_intent_tasks(highs: list[tuple[int, Interest]], now: datetime) -> int:
+    """D11: a follow-up task for each customer's most recent manager, with the
+    interest's suggested content; one per customer, interest and day."""
+    from scrm.workspace.models import ManagerTask
+    from scrm.workspace.services import task_ensure
+
+    customer_ids = [c for c, _i in highs]
+    relations = {
+        r.customer_id: r
+        for r in FollowRelation.objects.filter(
+            customer_id__in=customer_ids,
+            status=FollowRelation.Status.ACTIVE,
+            customer__marketing_opt_out=False,
+        )
+        .select_related("customer", "staff")
+        .order_by("customer_id", "-added_at")
+        .distinct("customer_id")
+    }
+    today = now.astimezone(SHANGHAI).date()
+    created = 0
+    for customer_id, interest in highs:
+        relation = relations.get(customer_id)
+        if relation is None:
+            continue
+        customer = relation.customer
+        _task, new = task_ensure(
+            staff=relation.staff,
+            kind=ManagerTask.Kind.HIGH_INTENT,
+            title=f"高意向跟进：{customer.name or customer.external_userid}·{interest.name}",
+            detail=f"{interest.name}意向达到高意向，建议推送相关内容",
+            dedupe_key=f"high_intent:{customer_id}:{interest.pk}:{today:%Y%m%d}",
+            due_date=today,
+            customer=customer,
+            suggestion=interest.suggestion,
+            priority=20,
+        )
+        created += int(new)
+    return created
+
+
+def levels_expire(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Scores whose level decay has ended (``level_expires_at`` passed): their new level,
+    tag and expiry. Reads only the due rows. Returns how many were handled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Score.objects.select_for_update(skip_locked=True)
+            .filter(level_expires_at__lte=now)
+            .order_by("level_expires_at")
+            .values_list("id", "customer_id", "interest_id", "points", "as_of", "level")[:limit]
+        )
+        if not rows:
+            return 0
+        changed = _levels_record(rows, now)
+        customers_tags_push_on_commit(customer_ids=changed)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------- to WeCom
+
+
+def customers_tags_push_on_commit(*, customer_ids) -> None:
+    """Once committed, push these customers' new tags to WeCom, in chunks per task."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    from .tasks import customers_tags_push as task
+
+    def send():
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            try:
+                task.delay(chunk)
+            except Exception:  # broker down: the tag core's sweep sends them later
+                log.warning("tag push of %s customers not queued; the sweep will", len(chunk))
+
+    transaction.on_commit(send)
+
+
+def customers_tags_push(*, customer_ids: list[int]) -> dict[str, int]:
+    """Send these customers' unsynced tags to WeCom (``mark_tag`` per relation, under
+    the adapter's corp-wide rate limit). Tag groups WeCom does not know yet (the 意向
+    group's new level tags) are created there first. A customer WeCom refuses keeps
+    ``synced_at`` empty for the sweep; retryable errors are raised after the others
+    went, so the task retries (pushed customers then have nothing pending)."""
+    from scrm.wecom.errors import WeComRetryableError
+    from tagging.services import tag_group_push
+
+    group_ids = set(
+        CustomerTag.objects.filter(
+            customer_id__in=customer_ids,
+            synced_at__isnull=True,
+            tag__wecom_id__isnull=True,
+            tag__is_deleted=False,
+        ).values_list("tag__group_id", flat=True)
+    )
+    for group_id in sorted(group_ids):
+        try:
+            tag_group_push(group_id=group_id)
+        except DomainError as exc:
+            log.warning("tag group %s not pushed: %s", group_id, exc)
+    pushed = failed = 0
+    retry: Exception | None = None
+    for customer_id in customer_ids:
+        try:
+            pushed += customer_tags_push(customer_id=customer_id)
+        except WeComRetryableError as exc:
+            retry = exc
+            failed += 1
+        except Exception as exc:  # refused for good: stays unsynced for the sweep
+            log.warning("tags of customer %s not pushed: %s", customer_id, exc)
+            failed += 1
+    if retry is not None:
+        raise retry
+    return {"pushed": pushed, "failed": failed}
+
+
+def level_tags_unpushed_sweep() -> int:
+    """Customers whose level tags WeCom never got an id for (the group push failed):
+    the tag core's sweep only sends tags with a WeCom id, so these are sent here."""
+    ids = list(
+        CustomerTag.objects.filter(
+            synced_at__isnull=True,
+            tag__wecom_id__isnull=True,
+            tag__is_deleted=False,
+            tag__group__name=LEVEL_GROUP,
+            added_at__lte=timezone.now() - timedelta(minutes=5),
+        )
+        .values_list("customer_id", flat=True)
+        .distinct()[:1000]
+    )
+    customers_tags_push_on_commit(customer_ids=ids)
+    return len(ids)
