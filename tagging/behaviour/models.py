@@ -73,6 +73,7 @@ class Event(models.Model):
     class Meta:
         verbose_name = _("行为事件")
         verbose_name_plural = _("行为事件")
+        permissions = [("send_events", _("通过接口上报客户行为事件"))]
         constraints = [
             models.UniqueConstraint(fields=["source", "event_id"], name="uniq_event_source_id"),
             models.CheckConstraint(

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import api
 
 app_name = "behaviour"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("api/events/", api.EventsApi.as_view(), name="api-events"),
+]

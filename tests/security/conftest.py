@@ -78,7 +78,12 @@ def world(cast, approved):
     bank = UserFactory(username="bank-systems")
     bank.user_permissions.add(
         *Permission.objects.filter(
-            codename__in=["issue_coupons", "report_conversions", "make_invite_links"]
+            codename__in=[
+                "issue_coupons",
+                "report_conversions",
+                "make_invite_links",
+                "send_events",  # tagging.behaviour
+            ]
         )
     )
     token = Token.objects.create(user=bank)

@@ -122,6 +122,8 @@ POLICY: dict[str, Rule] = {
     "campaigns:api-coupon-issue": api(OPS | {BANK_TOKEN}),
     "referral:api-conversion": api(OPS | {BANK_TOKEN}),
     "referral:api-invite-link": api(OPS | {BANK_TOKEN}),
+    # --- tagging.behaviour: the bank's systems report customer events
+    "behaviour:api-events": api(OPS | {BANK_TOKEN}),
     # --- campaign reports (ops; a draw's replay also compliance)
     "lottery:api-report": api(OPS),
     "lottery:api-replay": api(OPS | {COMPLIANCE}),
