@@ -47,3 +47,20 @@ def test_env_example_names_every_secret_without_values():
     for key in ("SECRET_KEY", "POSTGRES_PASSWORD", "WECOM_SECRET", "WECOM_AES_KEY"):
         assert key in values and values[key] == "", key
     assert not (BASE_DIR / ".env").exists() or ".env" in (BASE_DIR / ".gitignore").read_text()
+
+
+def test_compose_workers_consume_every_queue_and_callbacks_have_their_own():
+    from django.conf import settings
+
+    services = _compose()["services"]
+    consumed: dict[str, set[str]] = {}
+    for name, service in services.items():
+        command = service.get("command") or []
+        if command[:4] == ["celery", "-A", "scrm", "worker"]:
+            queues = command[command.index("-Q") + 1].split(",")
+            consumed[name] = set(queues)
+    assert set().union(*consumed.values()) == set(settings.SCRM_QUEUES)
+    # A report or a burst of events never sits in front of a callback.
+    callbacks = [name for name, queues in consumed.items() if "callbacks" in queues]
+    assert callbacks == ["worker-callbacks"]
+    assert not consumed["worker-callbacks"] & {"reports", "tagging", "outreach"}
