@@ -33,6 +33,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "fanout_prefix": True,
     "fanout_patterns": True,
 }
+# Redis Sentinel for the broker: CELERY_BROKER_URL="sentinel://s1:26379;sentinel://s2:26379"
+# and the master's name here (docs/scaling.md).
+if env.str("CELERY_BROKER_SENTINEL_MASTER", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
 # A publish while the broker is down must not block a web request for long:
 # callers that cannot lose work keep it in the database and a sweeper re-sends.
 CELERY_TASK_PUBLISH_RETRY = True
