@@ -8,3 +8,10 @@ class TagRulesConfig(AppConfig):
     name = "tagging.rules"
     label = "tag_rules"
     verbose_name = _("标签规则")
+
+    def ready(self) -> None:
+        from tagging.behaviour.hooks import events_recorded
+
+        from .services import on_events_recorded
+
+        events_recorded.register(on_events_recorded)
