@@ -35,3 +35,9 @@ follow_relation_ended = Hook(
     "the customer removed staff, or a transfer. Called inside the ending's transaction, "
     "once per change of status.",
 )
+customer_insights = Hook(
+    "customer_insights",
+    "Sections for the customer page (``customer``, ``user``: the customer is already "
+    'one the user may see); returns a list of {"key", "title", "html"} (html safe, '
+    "rendered by the higher app, personal data masked), in display order.",
+)

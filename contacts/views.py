@@ -143,6 +143,11 @@ def customer_detail_page(request, pk: int):
             "customer": customer,
             "pii": customer_masked_pii(customer),
             "timeline": customer_timeline(customer=customer),
+            "insights": [
+                section
+                for sections in hooks.customer_insights.call(customer=customer, user=request.user)
+                for section in sections or []
+            ],
             "error": error,
         },
     )

@@ -8,3 +8,10 @@ class IntentConfig(AppConfig):
     name = "tagging.intent"
     label = "intent"
     verbose_name = _("意向评分")
+
+    def ready(self) -> None:
+        from contacts import hooks as contacts_hooks
+
+        from .insights import customer_section
+
+        contacts_hooks.customer_insights.register(customer_section)
