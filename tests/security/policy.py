@@ -196,3 +196,10 @@ POLICY: dict[str, Rule] = {
 # A model admin's standard views (changelist, add, change, delete, history) are
 # recognised by their name's suffix; everything else of the admin must be listed above.
 ADMIN_MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
+    # --- tagging.surveys: the customer's survey page, the links API (the bank-systems
+    # account needs surveys.make_survey_links, which the security world's token lacks),
+    # the results page (masked; a POST reveal is audited) and the audited export
+    "surveys:h5-survey": Rule("signed_h5"),
+    "surveys:api-survey-links": api(OPS),
+    "admin:surveys_survey_results": admin_extra(OPS),
+    "admin:surveys_survey_export": admin_extra(OPS),
