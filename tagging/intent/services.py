@@ -23,7 +23,7 @@ from contacts.models import FollowRelation
 from scrm.core.errors import DomainError
 from scrm.core.workdays import SHANGHAI
 from tagging.models import CustomerTag, Tag, TagGroup
-from tagging.services import customer_tags_push, customer_tags_remove
+from tagging.services import customer_tags_push
 
 from .models import LEVEL_GROUP, Interest, Level, Score
 
@@ -233,25 +233,47 @@ ON CONFLICT (customer_id, tag_id) DO NOTHING
 """
 
 
+_LEVEL_SWAP = """
+WITH u AS (
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(customer_id, keep, drop)
+), gone AS (
+    DELETE FROM tagging_customertag ct
+     USING u
+     WHERE ct.customer_id = u.customer_id AND ct.tag_id = ANY(u.drop::bigint[])
+           AND ct.tag_id IS DISTINCT FROM u.keep
+    RETURNING ct.customer_id, ct.tag_id
+), added AS (
+    INSERT INTO tagging_customertag (customer_id, tag_id, source, added_at)
+    SELECT customer_id, keep, %s, %s FROM u WHERE keep IS NOT NULL
+     ORDER BY customer_id, keep
+    ON CONFLICT (customer_id, tag_id) DO NOTHING
+    RETURNING customer_id
+)
+SELECT g.customer_id, t.wecom_id FROM gone g JOIN tagging_tag t ON t.id = g.tag_id
+ WHERE t.wecom_id IS NOT NULL
+"""
+
+
 def _level_tags_apply(moved: list[tuple[int, Interest, str, str]], now: datetime) -> None:
+    """One level tag per interest: the new one on, the interest's others off (in one
+    statement for the batch). WeCom hears of both from the batch push after commit."""
     tags = level_tags(list({i.pk: i for _c, i, _o, _n in moved}.values()))
-    add_customers, add_tags = [], []
-    drop = []
+    customers, keep, drop = [], [], []
     for customer_id, interest, _old, new in moved:
-        others = [tags[(interest.pk, lv)].pk for lv in Level.values if lv != new]
-        drop.append((customer_id, others))
-        if new:
-            add_customers.append(customer_id)
-            add_tags.append(tags[(interest.pk, new)].pk)
-    stale = CustomerTag.objects.none()
-    for customer_id, others in drop:
-        stale = stale | CustomerTag.objects.filter(customer_id=customer_id, tag_id__in=others)
-    stale_rows = list(stale.select_related("tag"))
-    if stale_rows:
-        customer_tags_remove(rows=stale_rows)
-    if add_customers:
-        with connection.cursor() as cursor:
-            cursor.execute(_TAG_INSERT, [CustomerTag.Source.RULE, now, add_customers, add_tags])
+        customers.append(customer_id)
+        keep.append(tags[(interest.pk, new)].pk if new else None)
+        drop.append(
+            "{"
+            + ",".join(str(tags[(interest.pk, lv)].pk) for lv in Level.values if lv != new)
+            + "}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_LEVEL_SWAP, [customers, keep, drop, CustomerTag.Source.RULE, now])
+        removed: dict[int, list[str]] = {}
+        for customer_id, wecom_id in cursor.fetchall():
+            removed.setdefault(customer_id, []).append(wecom_id)
+    if removed:
+        customers_tags_push_on_commit(customer_ids=[], removals=removed)
     highs = [(c, i) for c, i, old, new in moved if new == Level.HIGH and old != Level.HIGH]
     if highs:
         _high_intent_tasks(highs, now)
@@ -318,25 +340,31 @@ def levels_expire(*, now: datetime | None = None, limit: int = 5000) -> int:
 # ------------------------------------------------------------------------- to WeCom
 
 
-def customers_tags_push_on_commit(*, customer_ids) -> None:
-    """Once committed, push these customers' new tags to WeCom, in chunks per task."""
+PUSH_CHUNK = 1000
+
+
+def customers_tags_push_on_commit(*, customer_ids, removals: dict | None = None) -> None:
+    """Once committed, push these customers' new tags (and ``removals``: {customer id:
+    [WeCom tag ids taken off]}) to WeCom, one task per chunk."""
     ids = sorted(set(customer_ids))
-    if not ids:
+    removals = {int(k): v for k, v in (removals or {}).items()}
+    if not ids and not removals:
         return
     from .tasks import customers_tags_push as task
 
     def send():
-        for start in range(0, len(ids), 200):
-            chunk = ids[start : start + 200]
+        for start in range(0, max(len(ids), 1), PUSH_CHUNK):
+            chunk = ids[start : start + PUSH_CHUNK]
+            gone = removals if start == 0 else {}
             try:
-                task.delay(chunk)
-            except Exception:  # broker down: the tag core's sweep sends them later
+                task.delay(chunk, {str(k): v for k, v in gone.items()})
+            except Exception:  # broker down: the tag core's sweep sends the adds later
                 log.warning("tag push of %s customers not queued; the sweep will", len(chunk))
 
     transaction.on_commit(send)
 
 
-def customers_tags_push(*, customer_ids: list[int]) -> dict[str, int]:
+def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None) -> dict[str, int]:
     """Send these customers' unsynced tags to WeCom (``mark_tag`` per relation, under
     the adapter's corp-wide rate limit). Tag groups WeCom does not know yet (the 意向
     group's new level tags) are created there first. A customer WeCom refuses keeps

@@ -16,19 +16,22 @@ from scrm.wecom.errors import WeComRetryableError
     retry_jitter=True,
     max_retries=8,
 )
-def customers_tags_push(customer_ids: list[int]) -> dict:
-    """Push a batch of customers' new rule and level tags to WeCom (``mark_tag``).
+def customers_tags_push(customer_ids: list[int], removals: dict | None = None) -> dict:
+    """Push a batch of customers' new rule and level tags to WeCom (``mark_tag``), and
+    take off there the level tags replaced here (``removals``).
 
     Final failure: the tags stay here with ``synced_at`` empty, and the tag core's
     five-minute sweep (``tagging.tasks.customer_tags_push_sweep``) and
-    ``intent.levels_expire``'s sweep of unpushed level tags send them again.
+    ``intent.levels_expire``'s sweep of unpushed level tags send them again; a removal
+    given up leaves the tag in WeCom, where the nightly mirror brings it back here
+    (source 企业微信) for ops to see.
     """
     from scrm.wecom.client import triggered_by
 
     from .services import customers_tags_push as push
 
     with triggered_by("task:intent_customers_tags_push"):
-        return push(customer_ids=customer_ids)
+        return push(customer_ids=customer_ids, removals=removals)
 
 
 @shared_task(name="intent.levels_expire", ignore_result=True)
