@@ -385,7 +385,9 @@ def channel_welcome_payload(
     payload: dict = {"attachments": []}
     if channel.welcome_content_id:
         version = content_get_approved(content_id=channel.welcome_content_id)
-        payload = content_message_build(version=version, variables=variables)
+        payload = content_message_build(
+            version=version, variables=variables, customer_id=customer.pk
+        )
     if channel.welcome_text.strip():
         payload["text"] = {
             "content": content_rules.variables_render(channel.welcome_text, variables)

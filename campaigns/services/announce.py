@@ -180,6 +180,7 @@ def announcement_send(*, announcement_id: int) -> str:
         payload = content_message_build(
             version=version,
             variables={VAR_CUSTOMER_NAME: customer.name, VAR_MANAGER_NAME: staff.name},
+            customer_id=customer.pk,
         )
     except DomainError as exc:
         return _finish(announcement.pk, Announcement.Status.FAILED, reason=exc.code)

@@ -129,8 +129,17 @@ def _claim(push_id: int, now: datetime) -> SopPush | None:
 
 
 def _payload(push: SopPush) -> dict:
+    # One mass message reaches all the push's groups: its tracked links name the first.
+    group_id = (
+        CustomerGroup.objects.filter(chat_id__in=push.chat_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     return content_message_build(
-        version=push.occurrence.content_version, variables=push.variables or {}
+        version=push.occurrence.content_version,
+        variables=push.variables or {},
+        group_id=group_id,
     )
 
 

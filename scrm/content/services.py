@@ -16,7 +16,7 @@ from scrm.core.errors import DomainError
 from scrm.core.role_names import OPS_ROLES
 from scrm.core.roles import Role, user_has_any_role, user_has_role
 
-from . import rules
+from . import hooks, rules
 from .models import BannedPhrase, Content, ContentReview, ContentVersion
 
 EDITOR_ROLES = OPS_ROLES
@@ -257,18 +257,40 @@ def content_reject(
 
 
 def content_message_build(
-    *, version: ContentVersion, variables: Mapping[str, str] | None = None
+    *,
+    version: ContentVersion,
+    variables: Mapping[str, str] | None = None,
+    customer_id: int | None = None,
+    group_id: int | None = None,
 ) -> dict:
     """The WeCom ``text`` + ``attachments`` payload of an approved version.
 
     Get the version from ``selectors.content_get_approved``; a version that was
-    never approved is refused here as well.
+    never approved is refused here as well. With the recipient named (``customer_id``
+    or ``group_id``), each ``link`` attachment's URL is offered to ``link_tracked``
+    (a tracked per-recipient link may replace it).
     """
     approved = ContentReview.objects.filter(
         version_id=version.pk, decision=ContentReview.Decision.APPROVED
     ).exists()
     if not approved:
         raise DomainError("content_not_approved", _("内容未通过合规审核，不能发送"), status=409)
-    return rules.message_payload_build(
+    payload = rules.message_payload_build(
         text=version.text, attachments=version.attachments, variables=variables
     )
+    if customer_id or group_id:
+        for item in payload["attachments"]:
+            if item["msgtype"] != "link" or not item["link"].get("url"):
+                continue
+            body = item["link"]
+            for url in hooks.link_tracked.call(
+                url=body["url"],
+                title=body.get("title", ""),
+                content_id=version.content_id,
+                customer_id=customer_id,
+                group_id=group_id,
+            ):
+                if url:
+                    body["url"] = url
+                    break
+    return payload

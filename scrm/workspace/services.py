@@ -139,6 +139,8 @@ def _suggestion_send(task: ManagerTask) -> Callable[[], str]:
             VAR_GROUP_NAME: task.group.name if task.group else "",
             VAR_MANAGER_NAME: task.staff.name,
         },
+        customer_id=task.customer_id,
+        group_id=None if task.customer_id else task.group_id,
     )
     target = (
         {"chat_type": "single", "external_userid": [task.customer.external_userid]}

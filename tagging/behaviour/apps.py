@@ -9,3 +9,15 @@ class BehaviourConfig(AppConfig):
     name = "tagging.behaviour"
     label = "behaviour"
     verbose_name = _("客户行为")
+
+    def ready(self) -> None:
+        from contacts import hooks as contacts_hooks
+        from groups import hooks as groups_hooks
+        from scrm.content import hooks as content_hooks
+
+        from . import actions, services
+
+        content_hooks.link_tracked.register(services.link_rewrite)
+        groups_hooks.member_joined.register(actions.on_member_joined)
+        groups_hooks.member_left.register(actions.on_member_left)
+        contacts_hooks.customer_added.register(actions.on_customer_added)

@@ -121,3 +121,59 @@ class EventBatch(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} ({len(self.event_ids)})"
+
+
+class Material(models.Model):
+    """A link we send in content: each recipient gets a short signed URL of their own
+    (``/t/<token>``) that records the open and redirects here. Made automatically the
+    first time content carrying the URL is sent; ops set its category in the admin.
+    With ``article`` set (an approved library content), the link opens our own H5
+    article page, which also records how long it was read."""
+
+    class Category(models.TextChoices):
+        # The codes are the interests' codes (tagging.intent) where one fits.
+        FUNDS = "funds", _("基金")
+        INSURANCE = "insurance", _("保险")
+        LOANS = "loans", _("贷款")
+        CARDS = "cards", _("信用卡")
+        DEPOSITS = "deposits", _("存款")
+        MOVIES = "movies", _("电影")
+        FOOD = "food", _("美食")
+        OTHER = "other", _("其他")
+
+    title = models.CharField(_("标题"), max_length=128)
+    url = models.URLField(_("目标链接"), max_length=2000, unique=True)
+    category = models.CharField(
+        _("分类"), max_length=16, choices=Category.choices, default=Category.OTHER
+    )
+    interest = models.CharField(
+        _("兴趣代码"), max_length=48, blank=True, help_text=_("可选：打开素材时计入的兴趣")
+    )
+    article = models.ForeignKey(
+        "content.Content",
+        verbose_name=_("H5 文章"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("设置后，链接打开本系统的 H5 文章页（须为已通过审核的内容）并记录阅读时长"),
+    )
+    first_content = models.ForeignKey(
+        "content.Content",
+        verbose_name=_("首次发送的内容"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    opens = models.PositiveIntegerField(_("打开次数（私聊）"), default=0)
+    group_opens = models.PositiveIntegerField(_("打开次数（群聊）"), default=0)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("追踪素材")
+        verbose_name_plural = _("追踪素材")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title

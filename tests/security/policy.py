@@ -122,8 +122,14 @@ POLICY: dict[str, Rule] = {
     "campaigns:api-coupon-issue": api(OPS | {BANK_TOKEN}),
     "referral:api-conversion": api(OPS | {BANK_TOKEN}),
     "referral:api-invite-link": api(OPS | {BANK_TOKEN}),
-    # --- tagging.behaviour: the bank's systems report customer events
+    # --- tagging.behaviour: the bank's systems report customer events; tracked materials
     "behaviour:api-events": api(OPS | {BANK_TOKEN}),
+    # A tracked link always redirects (a forged one to the material's registered URL or
+    # to the neutral page, recording nothing): public, only "never a 500".
+    "behaviour:tracked-link": public(),
+    "behaviour:link-gone": public(),
+    "behaviour:h5-article": Rule("signed_h5"),
+    "behaviour:h5-article-dwell": Rule("signed_h5"),
     # --- campaign reports (ops; a draw's replay also compliance)
     "lottery:api-report": api(OPS),
     "lottery:api-replay": api(OPS | {COMPLIANCE}),
