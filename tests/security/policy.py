@@ -197,11 +197,6 @@ POLICY: dict[str, Rule] = {
     "admin:lottery_lotterycampaign_act": admin_extra(OPS | {COMPLIANCE}),
     "admin:lottery_lotterycampaign_export": admin_extra(OPS),
     "admin:referral_spreaders": admin_extra(OPS),
-}
-
-# A model admin's standard views (changelist, add, change, delete, history) are
-# recognised by their name's suffix; everything else of the admin must be listed above.
-ADMIN_MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
     # --- tagging.surveys: the customer's survey page, the links API (the bank-systems
     # account needs surveys.make_survey_links, which the security world's token lacks),
     # the results page (masked; a POST reveal is audited) and the audited export
@@ -209,3 +204,10 @@ ADMIN_MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
     "surveys:api-survey-links": api(OPS),
     "admin:surveys_survey_results": admin_extra(OPS),
     "admin:surveys_survey_export": admin_extra(OPS),
+    # --- tagging.leads: the ranked dormant customers (masked)
+    "admin:leads_leadassignment_ranking": admin_extra(OPS),
+}
+
+# A model admin's standard views (changelist, add, change, delete, history) are
+# recognised by their name's suffix; everything else of the admin must be listed above.
+ADMIN_MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
