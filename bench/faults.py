@@ -1,0 +1,518 @@
+"""Fault suite: WeCom callbacks delivered three times while a part of the system fails.
+
+Starts the stack as ``make run`` does (embedded PostgreSQL and Redis, gunicorn, a Celery
+worker, beat, the WeCom sandbox over HTTP) in a private var dir. For each scenario it
+seeds new customers (each following a manager, with corp tags) and new groups (with
+customers as members) in the sandbox, the way WeCom holds them, then sends the app the
+callbacks WeCom would: ``add_external_contact`` for each customer and
+``change_external_chat``/``create`` for each group, **each delivered three times** (copies
+close together, often at the same moment, as WeCom retries), from a separate load
+generator that retries any delivery the app did not answer with 200 (as WeCom does). While
+the burst is running, one thing fails:
+
+- ``worker_kill``: the Celery worker is killed with SIGKILL and started again 2 s later;
+- ``redis_restart``: Redis (broker, cache, rate limits) is stopped and started 3 s later;
+- ``postgres_restart``: PostgreSQL is stopped (fast shutdown) and started 3 s later; the
+  webhook answers 5xx meanwhile and the sender retries;
+- ``wecom_errors``: the sandbox answers ``45009`` (frequency limit), then ``-1`` (system
+  busy), then times out, for a few seconds each.
+
+Then it waits for the drain and compares the app's database with the sandbox's truth:
+every callback once in the inbox and processed (none dead), every customer, follow
+relation, "customer added" timeline entry and corp tag once, every group with exactly its
+members. ``lost`` counts facts the app is missing, ``duplicated`` facts it holds more
+than once (or that WeCom does not hold). ``recovery_s`` is the time from the failed part
+being back to the last fact being right.
+
+    .venv/bin/python bench/faults.py [--events 20000] [--scenario worker_kill ...]
+
+Last line: one JSON object, one key per scenario (``lost``, ``duplicated``,
+``recovery_s``, ``deliveries``, ``retried``) plus the totals ``lost`` and ``duplicated``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import free_port, stop, wait_http, web_stack, web_start  # noqa: E402
+from _support import db_connect, kill_session  # noqa: E402
+
+CORP_ID, TOKEN, AES_KEY = (
+    "ww_faults_corp",
+    "faultsToken",
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+)
+SCENARIOS = ("worker_kill", "redis_restart", "postgres_restart", "wecom_errors")
+STAFF = [f"fault-staff-{i:02d}" for i in range(20)]
+DELIVERIES = 3
+MEMBERS_PER_GROUP = 4
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+def loadgen_main(args: argparse.Namespace) -> int:
+    """Send every delivery in ``--file`` until the app answers 200, each attempt freshly
+    encrypted and signed (a new nonce and timestamp, the same event), as WeCom does.
+    Prints progress lines (``sent N``) and, last, a JSON summary."""
+    from urllib.parse import urlencode
+
+    from scrm.wecom.crypto import Keys, encrypt_event
+
+    keys = Keys(TOKEN, AES_KEY, CORP_ID)
+    events = json.loads(Path(args.file).read_text())
+    # Three copies of each event, kept close together and shuffled within small blocks, so
+    # copies often arrive at the same moment on different connections.
+    deliveries = [i for i in range(len(events)) for _ in range(DELIVERIES)]
+    block = 12 * DELIVERIES
+    rng = random.Random(7)
+    for start in range(0, len(deliveries), block):
+        part = deliveries[start : start + block]
+        rng.shuffle(part)
+        deliveries[start : start + block] = part
+    todo: queue.Queue = queue.Queue()
+    for index in deliveries:
+        todo.put(index)
+    lock = threading.Lock()
+    counts = {"ok": 0, "retried": 0}
+    deadline = time.monotonic() + args.max_s
+
+    def attempt(conn: http.client.HTTPConnection, index: int) -> bool:
+        query, body = encrypt_event(keys, events[index], nonce=uuid.uuid4().hex[:16])
+        conn.request(
+            "POST",
+            f"/wecom/callback/?{urlencode(query)}",
+            body=body,
+            headers={"Content-Type": "text/xml"},
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+        while time.monotonic() < deadline:
+            try:
+                index = todo.get(timeout=0.2)
+            except queue.Empty:
+                with lock:
+                    if counts["ok"] >= len(deliveries):
+                        return
+                continue
+            try:
+                ok = attempt(conn, index)
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+            with lock:
+                if ok:
+                    counts["ok"] += 1
+                    if counts["ok"] % 3000 == 0:
+                        print(f"sent {counts['ok']}", flush=True)
+                else:
+                    counts["retried"] += 1
+            if not ok:
+                time.sleep(0.5)  # WeCom waits before it retries
+                todo.put(index)
+
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"deliveries": counts["ok"], "retried": counts["retried"]}), flush=True)
+    return 0 if counts["ok"] >= len(deliveries) else 1
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+
+class Sandbox:
+    def __init__(self, port: int):
+        self.root = f"http://127.0.0.1:{port}"
+
+    def control(self, action: str, **body) -> dict:
+        request = urllib.request.Request(  # noqa: S310 - our own sandbox over http
+            f"{self.root}/sandbox/{action}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            return json.loads(response.read() or b"{}")
+
+    def state(self) -> dict:
+        with urllib.request.urlopen(f"{self.root}/sandbox/state", timeout=120) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def api(self, endpoint: str, data: dict) -> dict:
+        token = self._get(f"/cgi-bin/gettoken?corpid={CORP_ID}&corpsecret=faults-secret")
+        request = urllib.request.Request(  # noqa: S310 - our own sandbox over http
+            f"{self.root}/cgi-bin/{endpoint}?access_token={token['access_token']}",
+            data=json.dumps(data).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def _get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.root}{path}", timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+
+def _corp_tags(sandbox: Sandbox) -> list[str]:
+    group = sandbox.api(
+        "externalcontact/add_corp_tag",
+        {"group_name": "故障演练", "tag": [{"name": f"演练标签{i}"} for i in range(8)]},
+    )["tag_group"]
+    return [tag["id"] for tag in group["tag"]]
+
+
+def _seed(sandbox: Sandbox, prefix: str, adds: int, groups: int, tag_ids: list[str]) -> dict:
+    """This scenario's corp in the sandbox; the events WeCom would send about it."""
+    rng = random.Random(prefix)
+    customers = [
+        {
+            "external_userid": f"wm{prefix}{i:06d}",
+            "name": f"演练客户{i}",
+            "follow": [
+                {
+                    "userid": STAFF[i % len(STAFF)],
+                    "tag_ids": rng.sample(tag_ids, rng.randint(0, 3)),
+                }
+            ],
+        }
+        for i in range(adds)
+    ]
+    for start in range(0, adds, 2000):
+        sandbox.control("customers", customers=customers[start : start + 2000])
+    chats = []
+    for g in range(groups):
+        members = rng.sample(customers, MEMBERS_PER_GROUP)
+        result = sandbox.control(
+            "group_create",
+            owner=STAFF[g % len(STAFF)],
+            name=f"演练群{prefix}-{g}",
+            members=[m["external_userid"] for m in members],
+            callback=False,
+        )
+        chats.append(result["chat_id"])
+    now = int(time.time())
+    events = [
+        {
+            "ToUserName": CORP_ID,
+            "FromUserName": "sys",
+            "CreateTime": str(now),
+            "MsgType": "event",
+            "Event": "change_external_contact",
+            "ChangeType": "add_external_contact",
+            "UserID": c["follow"][0]["userid"],
+            "ExternalUserID": c["external_userid"],
+            "State": "",
+        }
+        for c in customers
+    ] + [
+        {
+            "ToUserName": CORP_ID,
+            "FromUserName": "sys",
+            "CreateTime": str(now),
+            "MsgType": "event",
+            "Event": "change_external_chat",
+            "ChatId": chat_id,
+            "ChangeType": "create",
+        }
+        for chat_id in chats
+    ]
+    random.Random(prefix + "order").shuffle(events)
+    return {
+        "customers": [c["external_userid"] for c in customers],
+        "chats": chats,
+        "events": events,
+    }
+
+
+def _truth(sandbox: Sandbox, seeded: dict) -> dict:
+    """What WeCom holds for this scenario: relations with tags, and each group's members."""
+    state = sandbox.state()
+    wanted = set(seeded["customers"])
+    relations = {}
+    for follow in state["follows"]:
+        if follow["external_userid"] in wanted:
+            relations[(follow["external_userid"], follow["userid"])] = set(follow["tag_ids"])
+    chats = set(seeded["chats"])
+    members = {
+        chat["chat_id"]: {m["userid"] for m in chat["member_list"] if m.get("type") == 2}
+        for chat in state["chats"]
+        if chat["chat_id"] in chats
+    }
+    return {"relations": relations, "members": members}
+
+
+# --------------------------------------------------------------------------- the app's side
+
+
+def _compare(database_url: str, seeded: dict, truth: dict, since: float) -> dict:
+    """Facts missing in the app (lost) and facts held twice or not in WeCom (duplicated)."""
+    conn = db_connect(database_url)
+    lost = duplicated = 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'done'),"
+                " count(*) FILTER (WHERE status = 'dead')"
+                " FROM wecom_inboxevent WHERE received_at >= to_timestamp(%s)",
+                [since],
+            )
+            rows, done, dead = cur.fetchone()
+            events = len(seeded["events"])
+            lost += max(0, events - done) + dead
+            duplicated += max(0, rows - events)
+
+            customers = seeded["customers"]
+            cur.execute(
+                "SELECT c.external_userid, s.userid, count(*)"
+                " FROM contacts_followrelation r"
+                " JOIN contacts_customer c ON c.id = r.customer_id"
+                " JOIN contacts_staff s ON s.id = r.staff_id"
+                " WHERE c.external_userid = ANY(%s) AND r.status = 'active'"
+                " GROUP BY 1, 2",
+                [customers],
+            )
+            held = {(ext, userid): n for ext, userid, n in cur.fetchall()}
+            for key in truth["relations"]:
+                if key not in held:
+                    lost += 1
+            duplicated += sum(n - 1 for n in held.values() if n > 1)
+            duplicated += sum(1 for key in held if key not in truth["relations"])
+
+            cur.execute(
+                "SELECT c.external_userid, count(t.id)"
+                " FROM contacts_customer c"
+                " LEFT JOIN contacts_timelineentry t"
+                "   ON t.customer_id = c.id AND t.kind = 'customer_added'"
+                " WHERE c.external_userid = ANY(%s) GROUP BY 1",
+                [customers],
+            )
+            added = dict(cur.fetchall())
+            lost += sum(1 for ext in customers if added.get(ext, 0) == 0)
+            duplicated += sum(n - 1 for n in added.values() if n > 1)
+
+            cur.execute(
+                "SELECT c.external_userid, t.wecom_id FROM tagging_customertag ct"
+                " JOIN contacts_customer c ON c.id = ct.customer_id"
+                " JOIN tagging_tag t ON t.id = ct.tag_id"
+                " WHERE c.external_userid = ANY(%s)",
+                [customers],
+            )
+            tags: dict[str, set[str]] = {}
+            for ext, wecom_id in cur.fetchall():
+                tags.setdefault(ext, set()).add(wecom_id)
+            for (ext, _userid), want in truth["relations"].items():
+                have = tags.get(ext, set())
+                lost += len(want - have)
+                duplicated += len(have - want)
+
+            cur.execute(
+                "SELECT g.chat_id, m.userid FROM groups_groupmember m"
+                " JOIN groups_customergroup g ON g.id = m.group_id"
+                " WHERE g.chat_id = ANY(%s) AND m.is_active AND m.member_type = 2",
+                [seeded["chats"]],
+            )
+            members: dict[str, set[str]] = {}
+            for chat_id, userid in cur.fetchall():
+                members.setdefault(chat_id, set()).add(userid)
+            for chat_id, want in truth["members"].items():
+                have = members.get(chat_id, set())
+                lost += len(want - have)
+                duplicated += len(have - want)
+            cur.execute(
+                "SELECT count(*) - count(DISTINCT (ch.group_id, ch.userid))"
+                " FROM groups_groupmemberchange ch JOIN groups_customergroup g"
+                "   ON g.id = ch.group_id"
+                " WHERE g.chat_id = ANY(%s) AND ch.kind = 'join'",
+                [seeded["chats"]],
+            )
+            duplicated += cur.fetchone()[0]
+    finally:
+        conn.close()
+    return {"lost": lost, "duplicated": duplicated}
+
+
+def _accepted(database_url: str, since: float) -> int:
+    conn = db_connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM wecom_inboxevent WHERE received_at >= to_timestamp(%s)",
+                [since],
+            )
+            return cur.fetchone()[0]
+    except Exception:  # PostgreSQL is down in that scenario
+        return -1
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- the faults
+
+
+def _fault(name: str, stack, sandbox: Sandbox) -> float:
+    """Make ``name`` happen; returns when the failed part is back (time.monotonic())."""
+    services = stack.extra["services"]
+    if name == "worker_kill":
+        kill_session(stack.worker)
+        time.sleep(2)
+        stack.worker_start()
+    elif name == "redis_restart":
+        redis = next(s for s in services.started if s.name == "redis")
+        redis.stop()
+        time.sleep(3)
+        redis.start(adopt=True)
+    elif name == "postgres_restart":
+        postgres = next(s for s in services.started if s.name == "postgres")
+        postgres.stop()
+        time.sleep(3)
+        postgres.start(adopt=True)
+    elif name == "wecom_errors":
+        for fault in ({"errcode": 45009}, {"errcode": -1}, {"timeout_s": 6}):
+            sandbox.control("faults", endpoint="*", times=-1, **fault)
+            time.sleep(4)
+            sandbox.control("faults/clear")
+    else:
+        raise ValueError(name)
+    return time.monotonic()
+
+
+def _scenario(name: str, stack, sandbox: Sandbox, tag_ids: list[str], args) -> dict:
+    database_url = stack.env["DATABASE_URL"]
+    prefix = uuid.uuid4().hex[:6]
+    groups = max(1, args.events // 5)
+    adds = args.events - groups
+    seeded = _seed(sandbox, prefix, adds, groups, tag_ids)
+    truth = _truth(sandbox, seeded)
+    file = stack.var / f"faults-{name}.json"
+    file.write_text(json.dumps([_xml(event) for event in seeded["events"]]))
+    since = time.time() - 1
+    print(
+        f"[faults] {name}: {adds} customers, {groups} groups, x{DELIVERIES} deliveries", flush=True
+    )
+    gen = subprocess.Popen(  # noqa: S603
+        [sys.executable, __file__, "--loadgen", "--port", str(stack.port), "--file", str(file),
+         "--concurrency", str(args.concurrency), "--max-s", str(args.max_s)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    # Fail mid-burst: once about a third of the events are in the inbox.
+    while gen.poll() is None and _accepted(database_url, since) < len(seeded["events"]) // 3:
+        time.sleep(0.2)
+    fault_at = time.monotonic()
+    back_at = _fault(name, stack, sandbox)
+    print(f"[faults] {name}: failed for {back_at - fault_at:.1f}s", flush=True)
+    out, _ = gen.communicate()
+    sent = json.loads(out.strip().splitlines()[-1])
+    # The drain: compare until everything is right, or nothing improved for a while.
+    best, best_at, result = None, time.monotonic(), {}
+    while True:
+        result = _compare(database_url, seeded, truth, since)
+        if result["lost"] == 0 and result["duplicated"] == 0:
+            break
+        score = (result["lost"], result["duplicated"])
+        if best is None or score < best:
+            best, best_at = score, time.monotonic()
+        elif time.monotonic() - best_at > args.stall_s:
+            break
+        time.sleep(2)
+    recovery = round(time.monotonic() - back_at, 1)
+    summary = {**result, "recovery_s": recovery, **sent}
+    print(f"[faults] {name}: {summary}", flush=True)
+    return summary
+
+
+def _xml(fields: dict) -> str:
+    from scrm.wecom.crypto import event_xml
+
+    return event_xml(fields)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20000, help="distinct callbacks per scenario")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--stall-s", type=float, default=240, help="give up after no progress")
+    parser.add_argument("--max-s", type=float, default=1800, help=argparse.SUPPRESS)
+    parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--file", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loadgen:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+        return loadgen_main(args)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
+    scenarios = args.scenario or list(SCENARIOS)
+    sandbox_port = free_port()
+    stack_env = {
+        "WECOM_CORP_ID": CORP_ID,
+        "WECOM_SECRET": "faults-secret",
+        "WECOM_TOKEN": TOKEN,
+        "WECOM_AES_KEY": AES_KEY,
+        "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}/cgi-bin/",
+    }
+    results: dict[str, dict] = {}
+    with web_stack(env=stack_env) as stack:
+        from scrm import devstack
+
+        sandbox_proc = stack.spawn(
+            "sandbox",
+            [devstack.PYTHON, "manage.py", "wecom_sandbox", "--port", str(sandbox_port),
+             "--callback-url", f"http://127.0.0.1:{stack.port}/wecom/callback/"],
+        )  # fmt: skip
+        beat = stack.spawn(
+            "beat",
+            [str(Path(devstack.PYTHON).parent / "celery"), "-A", "scrm", "beat", "-l", "WARNING",
+             "--pidfile", ""],
+        )  # fmt: skip
+        try:
+            wait_http(f"http://127.0.0.1:{sandbox_port}/sandbox/state")
+            web_start(stack)
+            sandbox = Sandbox(sandbox_port)
+            sandbox.control("staff", users=[{"userid": u, "name": u} for u in STAFF])
+            tag_ids = _corp_tags(sandbox)
+            devstack._manage(
+                stack.env, "shell", "-c",
+                "from tagging.tasks import corp_tags_sync; corp_tags_sync()",
+            )  # fmt: skip
+            for name in scenarios:
+                results[name] = _scenario(name, stack, sandbox, tag_ids, args)
+        finally:
+            stop(beat)
+            stop(sandbox_proc)
+    summary = {
+        **results,
+        "lost": sum(r["lost"] for r in results.values()),
+        "duplicated": sum(r["duplicated"] for r in results.values()),
+    }
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["lost"] == 0 and summary["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
