@@ -40,3 +40,15 @@ def announcements_sweep() -> dict:
     """Resend pending announcements whose task was lost; mark calls that never came
     back as failed. A failed run changes nothing; the next run does the same."""
     return _announcements_sweep()
+
+
+@shared_task(name="campaigns.coupon_events_scan", ignore_result=True)
+def coupon_events_scan() -> dict:
+    """Record coupons claimed and redeemed since the last scan as behaviour events.
+
+    Final failure: no retry; the watermark has not moved past what was recorded, and
+    the next run a minute later reads from there again (event ids make it harmless).
+    """
+    from .services.behaviour import coupon_events_scan as scan
+
+    return scan()

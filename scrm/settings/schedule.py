@@ -27,6 +27,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Coupons claimed and redeemed since the last scan become behaviour events (the
+    # claim transaction itself does no such work).
+    "campaigns-coupon-events-scan": {
+        "task": "campaigns.coupon_events_scan",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
     # Event batches whose evaluation task the broker lost or whose worker died.
     "behaviour-batches-sweep": {
         "task": "behaviour.batches_sweep",

@@ -177,3 +177,20 @@ class Material(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Watermark(models.Model):
+    """How far a periodic scan that turns other apps' rows into events has got (the
+    campaigns' coupon scan): the scan reads from a little before it, so a row whose
+    transaction committed late is still seen; event ids make the overlap harmless."""
+
+    name = models.CharField(_("名称"), max_length=64, primary_key=True)
+    at = models.DateTimeField(_("已扫描至"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("事件扫描进度")
+        verbose_name_plural = _("事件扫描进度")
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.at:%Y-%m-%d %H:%M:%S}"

@@ -28,7 +28,7 @@ from scrm.core.errors import DomainError
 from scrm.core.links import LinkInvalid
 
 from . import links, types
-from .models import Event, EventBatch, EventType, Material
+from .models import Event, EventBatch, EventType, Material, Watermark
 
 log = logging.getLogger(__name__)
 
@@ -386,3 +386,18 @@ def material_save(*, material: Material) -> Material:
     material.full_clean()
     material.save()
     return material
+
+
+# --------------------------------------------------------------------------- scan watermarks
+
+
+def watermark_get(*, name: str, default: datetime) -> datetime:
+    """How far the scan ``name`` has got; ``default`` before its first run."""
+    at = Watermark.objects.filter(name=name).values_list("at", flat=True).first()
+    return at or default
+
+
+def watermark_set(*, name: str, at: datetime) -> None:
+    """Move the scan ``name`` on to ``at`` (never back: two runs at once keep the later)."""
+    Watermark.objects.bulk_create([Watermark(name=name, at=at)], ignore_conflicts=True)
+    Watermark.objects.filter(name=name, at__lt=at).update(at=at, updated_at=timezone.now())

@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, Coupon
 from campaigns.payouts.services import payout_schedule
+from campaigns.services.behaviour import lottery_drawn_record
 from campaigns.services.claims import (
     FROZEN_STATUSES,
     SHANGHAI,
@@ -422,6 +423,7 @@ def _draw_write(
             drawn_at=now,
             ip=ip,
         )
+        lottery_drawn_record(draw=draw, prize=prize)
         if prize.kind == Prize.Kind.RED_PACKET:
             payout = payout_schedule(
                 campaign=Campaign(pk=campaign.id),

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from campaigns.services.behaviour import friend_invited_record
 from campaigns.services.claims import (
     customer_facts,
 )
@@ -187,6 +188,7 @@ def invitation_progress(*, invitation: Invitation, now: datetime | None = None) 
     if changed != 1:
         return False
     invitation.status, invitation.succeeded_at = Invitation.Status.SUCCEEDED, now
+    friend_invited_record(invitation=invitation)
     rewards_evaluate(program=invitation.program, inviter_id=invitation.inviter_id, now=now)
     return True
 
