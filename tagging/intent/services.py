@@ -84,7 +84,7 @@ ON CONFLICT (customer_id, interest_id) DO UPDATE SET
              * {_half_lives("greatest(s.as_of, excluded.as_of)", "excluded.as_of", _HL)},
     as_of = greatest(s.as_of, excluded.as_of),
     updated_at = now()
-RETURNING s.id, s.customer_id, s.interest_id, s.points, s.as_of, s.level
+RETURNING s.id, s.customer_id, s.interest_id, s.points, s.as_of, s.level, s.level_expires_at
 """  # noqa: S608 (fixed SQL fragments only; every value is a parameter)
 
 
@@ -161,6 +161,47 @@ def score_add(
     return bool(applied)
 
 
+# ----------------------------------------------------------------------- interests
+
+
+def interest_validate(*, half_life_days, high, medium, low, suggestion=None) -> None:
+    if not half_life_days or half_life_days <= 0:
+        raise DomainError("interest_half_life", "半衰期须大于 0 天")
+    if not (high > medium > low > 0):
+        raise DomainError("interest_thresholds", "阈值须满足：高意向 > 中意向 > 低意向 > 0")
+    if suggestion is not None and suggestion.status != "approved":
+        raise DomainError("interest_suggestion", "建议内容须为已通过审核的内容")
+
+
+@transaction.atomic
+def interest_save(*, interest: Interest) -> Interest:
+    """Save an interest's settings. Levels follow the new thresholds and half-life the
+    next time each score moves or its level falls due; a changed half-life moves
+    every due date, so they are all due now and the level job recomputes them."""
+    interest_validate(
+        half_life_days=interest.half_life_days,
+        high=interest.high_threshold,
+        medium=interest.medium_threshold,
+        low=interest.low_threshold,
+        suggestion=interest.suggestion,
+    )
+    before = Interest.objects.filter(pk=interest.pk).first() if interest.pk else None
+    interest.save()
+    if before is not None and (
+        before.half_life_days,
+        before.high_threshold,
+        before.medium_threshold,
+        before.low_threshold,
+    ) != (
+        interest.half_life_days,
+        interest.high_threshold,
+        interest.medium_threshold,
+        interest.low_threshold,
+    ):
+        Score.objects.filter(interest=interest).update(level_expires_at=timezone.now())
+    return interest
+
+
 # ------------------------------------------------------------------------- levels
 
 
@@ -179,25 +220,36 @@ UPDATE intent_score AS s SET level = u.level, level_expires_at = u.expires_at
 """
 
 
-def _levels_record(rows, now: datetime) -> set[int]:
+def _levels_record(rows, now: datetime, *, force: bool = False) -> set[int]:
     """Each score's level at ``now`` and when decay will end it; level tags and
     high-intent tasks for the levels that moved."""
     interests = _interests()
     ids, levels, expiries = [], [], []
     moved: list[tuple[int, Interest, str, str]] = []
-    for score_id, customer_id, interest_id, points, as_of, old_level in rows:
+    for score_id, customer_id, interest_id, points, as_of, old_level, old_expiry in rows:
         interest = interests[interest_id]
         value = points * 0.5 ** (
             max(min((now - as_of).total_seconds() / 86400.0 / interest.half_life_days, 1000), -1000)
         )
         level = interest.level_of(value)
+        expiry = _expiry(interest, level, points, as_of)
+        # A stored expiry earlier than the true one is safe (the job recomputes a row
+        # that is due and finds it is not): rows whose level stands and whose expiry
+        # only moved later are not written again.
+        unchanged = not force and level == old_level
+        if unchanged and (
+            (expiry is None and old_expiry is None)
+            or (expiry is not None and old_expiry is not None and old_expiry <= expiry)
+        ):
+            continue
         ids.append(score_id)
         levels.append(level)
-        expiries.append(_expiry(interest, level, points, as_of))
+        expiries.append(expiry)
         if level != old_level:
             moved.append((customer_id, interest, old_level, level))
-    with connection.cursor() as cursor:
-        cursor.execute(_LEVELS_UPDATE, [ids, levels, expiries])
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_LEVELS_UPDATE, [ids, levels, expiries])
     if moved:
         _level_tags_apply(moved, now)
     return {customer_id for customer_id, *_ in moved}
@@ -332,7 +384,8 @@ def levels_expire(*, now: datetime | None = None, limit: int = 5000) -> int:
         )
         if not rows:
             return 0
-        changed = _levels_record(rows, now)
+        # Due rows are written whatever they become.
+        changed = _levels_record([(*row, None) for row in rows], now, force=True)
         customers_tags_push_on_commit(customer_ids=changed)
     return len(rows)
 
@@ -366,29 +419,52 @@ def customers_tags_push_on_commit(*, customer_ids, removals: dict | None = None)
 
 def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None) -> dict[str, int]:
     """Send these customers' unsynced tags to WeCom (``mark_tag`` per relation, under
-    the adapter's corp-wide rate limit). Tag groups WeCom does not know yet (the 意向
-    group's new level tags) are created there first. A customer WeCom refuses keeps
-    ``synced_at`` empty for the sweep; retryable errors are raised after the others
-    went, so the task retries (pushed customers then have nothing pending)."""
+    the adapter's corp-wide rate limit), and take off there the level tags replaced
+    here (``removals``: {customer id: [WeCom tag ids]}). Tag groups WeCom does not know
+    yet (the 意向 group's new level tags) are created there first. A customer WeCom
+    refuses keeps ``synced_at`` empty for the sweep; retryable errors are raised after
+    the others went, so the task retries (pushed customers then have nothing pending)."""
     from scrm.wecom.errors import WeComRetryableError
-    from tagging.services import tag_group_push
+    from tagging.services import customer_tags_remove_push, tag_group_push
 
-    group_ids = set(
+    pending = list(
         CustomerTag.objects.filter(
-            customer_id__in=customer_ids,
-            synced_at__isnull=True,
-            tag__wecom_id__isnull=True,
-            tag__is_deleted=False,
-        ).values_list("tag__group_id", flat=True)
+            customer_id__in=customer_ids, synced_at__isnull=True, tag__is_deleted=False
+        ).values_list("customer_id", "tag__group_id", "tag__wecom_id")
     )
-    for group_id in sorted(group_ids):
+    for group_id in sorted({g for _c, g, wecom_id in pending if not wecom_id}):
         try:
             tag_group_push(group_id=group_id)
         except DomainError as exc:
             log.warning("tag group %s not pushed: %s", group_id, exc)
     pushed = failed = 0
     retry: Exception | None = None
-    for customer_id in customer_ids:
+    for customer_id, wecom_ids in sorted((removals or {}).items()):
+        try:
+            customer_tags_remove_push(customer_id=int(customer_id), wecom_tag_ids=wecom_ids)
+        except WeComRetryableError as exc:
+            retry = exc
+            failed += 1
+        except Exception as exc:  # refused for good: the nightly mirror shows it here
+            log.warning("tag removal of customer %s not pushed: %s", customer_id, exc)
+            failed += 1
+    waiting = {c for c, _g, _w in pending}
+    # Customers who follow no one in WeCom have nothing to mark: stamped in one go, as
+    # the per-customer push would stamp them.
+    in_wecom = set(
+        FollowRelation.objects.filter(
+            customer_id__in=waiting,
+            status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
+        ).values_list("customer_id", flat=True)
+    )
+    if waiting - in_wecom:
+        CustomerTag.objects.filter(
+            customer_id__in=waiting - in_wecom,
+            synced_at__isnull=True,
+            tag__wecom_id__isnull=False,
+            tag__is_deleted=False,
+        ).update(synced_at=timezone.now())
+    for customer_id in sorted(in_wecom):
         try:
             pushed += customer_tags_push(customer_id=customer_id)
         except WeComRetryableError as exc:

@@ -87,6 +87,13 @@ def tag_rule_save(*, rule: TagRule, user) -> TagRule:
     return rule
 
 
+@transaction.atomic
+def tag_rule_delete(*, rule_id: int) -> None:
+    """Delete a rule with its versions and firings; the tags it put on customers stay
+    (a disabled rule keeps its explanations: prefer switching it off)."""
+    TagRule.objects.filter(pk=rule_id).delete()
+
+
 # ---------------------------------------------------------------------- evaluation
 
 
@@ -103,28 +110,31 @@ class Evaluation:
 # of them qualifies.
 _MATCH = """
 WITH r AS (
-    SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::text[], %s::int[], %s::int[])
-                  AS r(rule_id, type, filter, n, w)
+    SELECT rule_id, type, filter::jsonb AS filter, n, w
+      FROM unnest(%s::bigint[], %s::varchar[], %s::text[], %s::int[], %s::int[])
+           AS r(rule_id, type, filter, n, w)
 ), e AS (
     SELECT id, customer_id, type, properties, occurred_at
       FROM behaviour_event
      WHERE id = ANY(%s::bigint[]) AND customer_id IS NOT NULL AND type = ANY(%s::varchar[])
 )
-SELECT r.rule_id, e.id, e.customer_id, e.occurred_at, win.ids
+SELECT r.rule_id, e.id, e.customer_id, e.occurred_at, coalesce(win.ids, ARRAY[e.id])
   FROM e
-  JOIN r ON r.type = e.type AND e.properties @> r.filter::jsonb
- CROSS JOIN LATERAL (
+  JOIN r ON r.type = e.type AND e.properties @> r.filter
+  LEFT JOIN LATERAL (
+    -- Rules of one event (N = 1) skip the window: the event itself is the reason.
     SELECT array_agg(x.id ORDER BY x.occurred_at DESC, x.id DESC) AS ids
       FROM (SELECT x.id, x.occurred_at
               FROM behaviour_event x
-             WHERE x.customer_id = e.customer_id AND x.type = e.type
+             WHERE r.n > 1
+               AND x.customer_id = e.customer_id AND x.type = e.type
                AND x.occurred_at <= e.occurred_at
                AND x.occurred_at > e.occurred_at - make_interval(days => r.w)
-               AND x.properties @> r.filter::jsonb
+               AND x.properties @> r.filter
              ORDER BY x.occurred_at DESC
              LIMIT r.n) x
- ) win
- WHERE cardinality(win.ids) >= r.n
+ ) win ON true
+ WHERE r.n = 1 OR cardinality(win.ids) >= r.n
 """
 
 _FIRE = """
@@ -294,6 +304,16 @@ def tag_rule_backfill_start(*, rule: TagRule) -> None:
     from .tasks import rule_backfill
 
     transaction.on_commit(lambda: rule_backfill.delay(rule.pk))
+
+
+@transaction.atomic
+def tag_rule_backfill(*, rule_id: int) -> TagRule:
+    """Ops asked for a back-fill of an enabled rule (again): from the first event."""
+    rule = TagRule.objects.select_for_update().filter(pk=rule_id).first()
+    if rule is None or not rule.enabled:
+        raise DomainError("rule_disabled", _("只有已启用的规则可以回溯"))
+    tag_rule_backfill_start(rule=rule)
+    return rule
 
 
 def tag_rule_backfill_step(*, rule_id: int, chunk: int = BACKFILL_CHUNK) -> bool:
