@@ -173,9 +173,8 @@ def leads_assign(*, today: date | None = None, now: datetime | None = None) -> A
         .annotate(n=Count("id"))
         .values_list("staff_id", "n")
     )
-    records = BankRecord.objects.in_bulk([lead.record_id for lead in leads])
-    offers: dict[int | None, str] = {}
-    bank = getattr(settings, "SCRM_BANK_NAME", "")
+    # Plan in memory (who gets which lead, in which slot), then write only the planned.
+    plan: list[tuple[Lead, Staff, int]] = []
     for lead in leads:
         team = managers.get(lead.branch_id) if lead.branch_id else None
         if not team:
@@ -186,6 +185,12 @@ def leads_assign(*, today: date | None = None, now: datetime | None = None) -> A
             report.over_cap += 1
             continue
         staff = min(free, key=lambda m: (load.get(m.pk, 0), m.pk))
+        load[staff.pk] = load.get(staff.pk, 0) + 1
+        plan.append((lead, staff, load[staff.pk]))
+    records = BankRecord.objects.in_bulk([lead.record_id for lead, _s, _n in plan])
+    offers: dict[int | None, str] = {}
+    bank = getattr(settings, "SCRM_BANK_NAME", "")
+    for lead, staff, slot in plan:
         if lead.branch_id not in offers:
             offers[lead.branch_id] = offer_text(branch_id=lead.branch_id, today=today)
         text = verify_text(
@@ -199,13 +204,12 @@ def leads_assign(*, today: date | None = None, now: datetime | None = None) -> A
             lead=lead,
             record=records[lead.record_id],
             staff=staff,
-            slot=load.get(staff.pk, 0) + 1,
+            slot=slot,
             day=today,
             week=week,
             text=text,
         )
-        load[staff.pk] = load.get(staff.pk, 0) + 1  # a slot lost to a concurrent run too
-        if assignment is not None:
+        if assignment is not None:  # None: a concurrent run took the slot or the record
             report.assigned += 1
             report.tasks += created
     return report

@@ -21,6 +21,7 @@ from scrm.core.workdays import SHANGHAI
 from tagging.behaviour.models import Event
 from tagging.behaviour.services import EventIn, events_record
 from tagging.behaviour.types import SURVEY_ANSWERED
+from tagging.intent.models import Interest
 from tagging.intent.services import score_add
 from tagging.models import CustomerTag
 from tagging.services import customer_tag_add
@@ -197,8 +198,15 @@ def survey_submit(
             ],
             source=Event.Source.SURVEY,
         )
-        for option in parsed.options:
-            if not option.interest or not option.points:
+        scored = [o for o in parsed.options if o.interest and o.points]
+        known = set(
+            Interest.objects.filter(code__in={o.interest for o in scored}).values_list(
+                "code", flat=True
+            )
+        )
+        for option in scored:
+            if option.interest not in known:  # removed since ops saved the option
+                log.warning("survey option %s: unknown interest %r", option.pk, option.interest)
                 continue
             source_key = f"survey:{response.pk}:{option.pk}"
             event_id = new_events.get(source_key)
