@@ -17,10 +17,16 @@ the burst is running, one thing fails:
 - ``wecom_errors``: the sandbox answers ``45009`` (frequency limit), then ``-1`` (system
   busy), then times out, for a few seconds each.
 
+- ``money_postgres_restart``: coupon claims over HTTP (more customers than stock, each
+  pressing again on a 5xx) and due red packets being paid through the payment sandbox,
+  when PostgreSQL stops and starts 3 s later.
+
 Then it waits for the drain and compares the app's database with the sandbox's truth:
 every callback once in the inbox and processed (none dead), every customer, follow
 relation, "customer added" timeline entry and corp tag once, every group with exactly its
-members. ``lost`` counts facts the app is missing, ``duplicated`` facts it holds more
+members; for money, every unit of stock either claimed by exactly one coupon or still in
+stock, at most one coupon a customer, every answered claim holding its coupon, every due
+red packet paid exactly once by the payment sandbox and recorded paid. ``lost`` counts facts the app is missing, ``duplicated`` facts it holds more
 than once (or that WeCom does not hold). ``recovery_s`` is the time from the failed part
 being back to the last fact being right.
 
@@ -48,14 +54,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import free_port, stop, wait_http, web_stack, web_start  # noqa: E402
-from _support import db_connect, kill_session  # noqa: E402
+from _support import bench_reviewers, db_connect, kill_session  # noqa: E402
 
 CORP_ID, TOKEN, AES_KEY = (
     "ww_faults_corp",
     "faultsToken",
     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
 )
-SCENARIOS = ("worker_kill", "redis_restart", "postgres_restart", "wecom_errors")
+SCENARIOS = (
+    "worker_kill",
+    "redis_restart",
+    "postgres_restart",
+    "wecom_errors",
+    "money_postgres_restart",
+)
+MONEY_STOCK = 300
+MONEY_CUSTOMERS = 1000
+MONEY_PAYOUTS = 300
+PAY_RATE_PER_MIN = 600
 STAFF = [f"fault-staff-{i:02d}" for i in range(20)]
 DELIVERIES = 3
 MEMBERS_PER_GROUP = 4
@@ -371,7 +387,7 @@ def _accepted(database_url: str, since: float) -> int:
 # --------------------------------------------------------------------------- the faults
 
 
-def _fault(name: str, stack, sandbox: Sandbox) -> float:
+def _fault(name: str, stack, sandbox: Sandbox | None) -> float:
     """Make ``name`` happen; returns when the failed part is back (time.monotonic())."""
     services = stack.extra["services"]
     if name == "worker_kill":
@@ -446,6 +462,293 @@ def _scenario(name: str, stack, sandbox: Sandbox, tag_ids: list[str], args) -> d
     return summary
 
 
+# --------------------------------------------------------------------------- money
+
+
+def money_seed_main(args: argparse.Namespace) -> int:
+    """In a child with the stack's environment: a live coupon campaign with less stock than
+    customers, and a live red-packet campaign with due entries for customers whose payment
+    openid is known, all through the services but the bulk rows."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from campaigns.links import claim_token_make
+    from campaigns.payouts.red_packets import red_packet_configure
+    from campaigns.payouts.services import _bill_prefix, local_today
+    from campaigns.services import lifecycle
+    from contacts.models import Customer
+
+    ops, reviewer = bench_reviewers()
+    now = timezone.now()
+
+    def live(data: dict):
+        campaign = lifecycle.campaign_create(
+            actor=ops,
+            data={
+                "starts_at": now - timedelta(hours=1),
+                "ends_at": now + timedelta(days=7),
+                **data,
+            },
+        )
+        return campaign
+
+    coupons = live(
+        {
+            "name": "故障演练·满减券", "title": "满100减20", "rules_text": "每位客户限领一张",
+            "verified_only": False, "per_customer_limit": 1,
+            "velocity_ip_per_hour": None, "velocity_phone_per_hour": None,
+        }
+    )  # fmt: skip
+    template = lifecycle.template_create(
+        actor=ops,
+        campaign_id=coupons.pk,
+        data={
+            "title": "满100减20", "kind": "amount_off", "face_value_fen": 2000,
+            "min_spend_fen": 10000, "validity": "relative", "valid_days": 7,
+            "total_stock": MONEY_STOCK,
+        },
+    )  # fmt: skip
+    packets = live(
+        {
+            "name": "故障演练·入群红包", "kind": "red_packet", "title": "入群领5元红包",
+            "budget_fen": MONEY_PAYOUTS * 500,
+        }
+    )  # fmt: skip
+    red_packet_configure(
+        actor=ops, campaign_id=packets.pk, amount_fen=500, delay_workdays=5, conditions=[]
+    )
+    for campaign in (coupons, packets):
+        lifecycle.campaign_submit(actor=ops, campaign_id=campaign.pk)
+        lifecycle.campaign_approve(actor=reviewer, campaign_id=campaign.pk)
+        lifecycle.campaign_go_live(actor=ops, campaign_id=campaign.pk)
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(external_userid=f"wmMONEY{i:06d}", name=f"客户{i}", first_added_at=now)
+            for i in range(MONEY_CUSTOMERS)
+        ]
+    )
+    claims = [
+        [f"/h5/claim/{claim_token_make(customer_id=c.pk, campaign_id=coupons.pk)}/",
+         f"template={template.pk}", c.pk]
+        for c in customers
+    ]  # fmt: skip
+    today = local_today()
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO payments_paymentopenid (external_userid, openid, fetched_at)"
+            " SELECT external_userid, 'oSbx' || md5(external_userid), now()"
+            " FROM contacts_customer WHERE external_userid LIKE 'wmMONEY%%'"
+            " ORDER BY id LIMIT %s",
+            [MONEY_PAYOUTS],
+        )
+        cur.execute(
+            """
+            INSERT INTO payouts_payout (campaign_id, customer_id, reason, amount_fen, bill_no,
+                source_key, status, due_on, conditions, budget_reserved, note, cancel_reason,
+                attempt_count, needs_query, deferrals, last_error, channel, channel_ref, openid,
+                created_at, updated_at)
+            SELECT %(campaign)s, c.id, 'red_packet', 500,
+                %(prefix)s || lpad((nextval('payouts_bill_no_seq') %% 10000000000)::text, 10, '0'),
+                'red_packet:' || %(campaign)s || ':' || c.id, 'scheduled', %(today)s, '[]'::jsonb,
+                false, '', '', 0, false, 0, '', '', '', '', now(), now()
+            FROM contacts_customer c JOIN payments_paymentopenid p
+              ON p.external_userid = c.external_userid
+            """,
+            {"campaign": packets.pk, "prefix": _bill_prefix() + f"{today:%Y%m%d}", "today": today},
+        )
+        cur.execute(
+            "UPDATE campaigns_campaign SET budget_committed_fen = %s WHERE id = %s",
+            [MONEY_PAYOUTS * 500, packets.pk],
+        )
+    Path(args.file).write_text(
+        json.dumps(
+            {"claims": claims, "campaign": coupons.pk, "template": template.pk,
+             "packets": packets.pk}
+        )
+    )  # fmt: skip
+    return 0
+
+
+def claims_loadgen_main(args: argparse.Namespace) -> int:
+    """Each customer claims once, pressing again while the answer is a 5xx or nothing."""
+    seed = json.loads(Path(args.file).read_text())
+    todo: queue.Queue = queue.Queue()
+    for claim in seed["claims"]:
+        todo.put(claim)
+    lock = threading.Lock()
+    answered: dict[int, int] = {}
+    retried = [0]
+    deadline = time.monotonic() + args.max_s
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+        while time.monotonic() < deadline:
+            try:
+                path, body, customer = todo.get_nowait()
+            except queue.Empty:
+                return
+            status = 0
+            try:
+                conn.request(
+                    "POST", path, body=body.encode(),
+                    headers={"Accept": "application/json",
+                             "Content-Type": "application/x-www-form-urlencoded"},
+                )  # fmt: skip
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+            if status == 0 or status >= 500:
+                with lock:
+                    retried[0] += 1
+                time.sleep(0.5)
+                todo.put((path, body, customer))
+                continue
+            with lock:
+                answered[customer] = status
+
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"answered": answered, "retried": retried[0]}), flush=True)
+    return 0
+
+
+def _money_compare(database_url: str, seed: dict, answered: dict, pay_base: str) -> dict:
+    lost = duplicated = 0
+    conn = db_connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT customer_id, count(*) FROM campaigns_coupon WHERE campaign_id = %s"
+                " GROUP BY 1",
+                [seed["campaign"]],
+            )
+            held = dict(cur.fetchall())
+            cur.execute(
+                "SELECT stock_remaining FROM campaigns_coupontemplate WHERE id = %s",
+                [seed["template"]],
+            )
+            remaining = cur.fetchone()[0]
+            coupons = sum(held.values())
+            duplicated += sum(n - 1 for n in held.values() if n > 1)
+            duplicated += max(0, coupons - MONEY_STOCK)  # stock overdrawn
+            lost += max(0, MONEY_STOCK - coupons - remaining)  # stock taken, no coupon
+            # An answered claim (201) whose coupon is not there.
+            lost += sum(
+                1 for customer, status in answered.items()
+                if status == 201 and int(customer) not in held
+            )  # fmt: skip
+            cur.execute(
+                "SELECT bill_no, status FROM payouts_payout WHERE campaign_id = %s",
+                [seed["packets"]],
+            )
+            ledger = dict(cur.fetchall())
+    finally:
+        conn.close()
+    with urllib.request.urlopen(f"{pay_base}sandbox/bills", timeout=60) as response:  # noqa: S310
+        bills = json.loads(response.read())["bills"]
+    paid_by_channel: dict[str, int] = {}
+    per_openid: dict[str, int] = {}
+    for bill in bills:
+        paid_by_channel[bill["bill_no"]] = paid_by_channel.get(bill["bill_no"], 0) + 1
+        per_openid[bill["openid"]] = per_openid.get(bill["openid"], 0) + 1
+    duplicated += sum(n - 1 for n in per_openid.values() if n > 1)
+    duplicated += sum(1 for bill_no in paid_by_channel if ledger.get(bill_no) != "paid")
+    lost += sum(1 for bill_no in ledger if bill_no not in paid_by_channel)
+    lost += sum(1 for status in ledger.values() if status in ("given_up", "cancelled"))
+    return {
+        "lost": lost,
+        "duplicated": duplicated,
+        "coupons": coupons,
+        "stock_left": remaining,
+        "paid": sum(1 for status in ledger.values() if status == "paid"),
+    }
+
+
+def _money_scenario(stack, args) -> dict:
+    database_url = stack.env["DATABASE_URL"]
+    file = stack.var / "faults-money.json"
+    env = {**stack.env, "DJANGO_SETTINGS_MODULE": "scrm.settings.dev"}
+    subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--money-seed", "--file", str(file)],
+        cwd=Path(__file__).resolve().parent.parent, env=env, check=True,
+    )  # fmt: skip
+    seed = json.loads(file.read_text())
+    print(
+        f"[faults] money_postgres_restart: {MONEY_CUSTOMERS} customers claiming {MONEY_STOCK}"
+        f" coupons, {MONEY_PAYOUTS} red packets due at {PAY_RATE_PER_MIN} a minute",
+        flush=True,
+    )
+
+    def counts() -> tuple[int, int]:
+        conn = db_connect(database_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT (SELECT count(*) FROM campaigns_coupon WHERE campaign_id = %s),"
+                    " (SELECT count(*) FROM payouts_payout WHERE campaign_id = %s"
+                    "   AND status <> 'scheduled')",
+                    [seed["campaign"], seed["packets"]],
+                )
+                return cur.fetchone()
+        finally:
+            conn.close()
+
+    # The payouts start first (beat's next run); the claims once they are under way, and
+    # PostgreSQL fails when a quarter of the stock is claimed: both are in flight then.
+    deadline = time.monotonic() + 120
+    while counts()[1] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gen = subprocess.Popen(  # noqa: S603
+        [sys.executable, __file__, "--claims-loadgen", "--port", str(stack.port), "--file",
+         str(file), "--concurrency", "4", "--max-s", str(args.max_s)],
+        cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    while gen.poll() is None and counts()[0] < MONEY_STOCK // 4:
+        time.sleep(0.05)
+    in_flight = counts()
+    fault_at = time.monotonic()
+    back_at = _fault("postgres_restart", stack, None)
+    print(
+        f"[faults] money_postgres_restart: failed for {back_at - fault_at:.1f}s, with"
+        f" {in_flight[0]} coupons claimed and {in_flight[1]} red packets under way",
+        flush=True,
+    )
+    out, _ = gen.communicate()
+    sent = json.loads(out.strip().splitlines()[-1])
+    best, best_at = None, time.monotonic()
+    while True:
+        result = _money_compare(database_url, seed, sent["answered"], stack.extra["pay_base"])
+        if result["lost"] == 0 and result["duplicated"] == 0 and result["paid"] == MONEY_PAYOUTS:
+            break
+        score = (result["lost"], result["duplicated"])
+        if best is None or score < best:
+            best, best_at = score, time.monotonic()
+        elif time.monotonic() - best_at > args.stall_s:
+            break
+        time.sleep(2)
+    summary = {
+        **result,
+        "recovery_s": round(time.monotonic() - back_at, 1),
+        "claims_answered": len(sent["answered"]),
+        "in_flight": {"coupons_claimed": in_flight[0], "packets_started": in_flight[1]},
+        "retried": sent["retried"],
+    }
+    print(f"[faults] money_postgres_restart: {summary}", flush=True)
+    return summary
+
+
 def _xml(fields: dict) -> str:
     from scrm.wecom.crypto import event_xml
 
@@ -462,14 +765,29 @@ def main() -> int:
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--file", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--money-seed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--claims-loadgen", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.money_seed:
+        return money_seed_main(args)
+    if args.claims_loadgen:
+        return claims_loadgen_main(args)
     if args.loadgen:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
         return loadgen_main(args)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.dev")
     scenarios = args.scenario or list(SCENARIOS)
-    sandbox_port = free_port()
+    sandbox_port, pay_port = free_port(), free_port()
     stack_env = {
+        "PAYMENTS_API_BASE": f"http://127.0.0.1:{pay_port}/",
+        "PAYMENTS_RATE_PER_MIN": str(PAY_RATE_PER_MIN),
+        "PAYMENTS_SANDBOX_RATE_PER_MIN": str(PAY_RATE_PER_MIN),
+        "PAYOUTS_DISPATCH_EVERY_S": "5",
+        "PAYOUTS_RUN_S": "4",
+        # A worker whose claims died with its database connection is taken over soon.
+        "PAYOUTS_LEASE_S": "8",
+        "PAYOUTS_RETRY_BASE_S": "1",
+        "PAYOUTS_RETRY_MAX_S": "5",
         "WECOM_CORP_ID": CORP_ID,
         "WECOM_SECRET": "faults-secret",
         "WECOM_TOKEN": TOKEN,
@@ -485,6 +803,12 @@ def main() -> int:
             [devstack.PYTHON, "manage.py", "wecom_sandbox", "--port", str(sandbox_port),
              "--callback-url", f"http://127.0.0.1:{stack.port}/wecom/callback/"],
         )  # fmt: skip
+        pay_proc = stack.spawn(
+            "payments-sandbox",
+            [devstack.PYTHON, "manage.py", "payments_sandbox", "--port", str(pay_port),
+             "--rate-per-min", str(PAY_RATE_PER_MIN)],
+        )  # fmt: skip
+        stack.extra["pay_base"] = f"http://127.0.0.1:{pay_port}/"
         beat = stack.spawn(
             "beat",
             [str(Path(devstack.PYTHON).parent / "celery"), "-A", "scrm", "beat", "-l", "WARNING",
@@ -501,9 +825,13 @@ def main() -> int:
                 "from tagging.tasks import corp_tags_sync; corp_tags_sync()",
             )  # fmt: skip
             for name in scenarios:
-                results[name] = _scenario(name, stack, sandbox, tag_ids, args)
+                if name == "money_postgres_restart":
+                    results[name] = _money_scenario(stack, args)
+                else:
+                    results[name] = _scenario(name, stack, sandbox, tag_ids, args)
         finally:
             stop(beat)
+            stop(pay_proc)
             stop(sandbox_proc)
     summary = {
         **results,
