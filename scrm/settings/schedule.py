@@ -40,6 +40,25 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 50},
     },
+    # Intent levels that decay has ended (only the due rows), and level tags WeCom has
+    # no id for yet (D9).
+    "intent-levels-expire": {
+        "task": "intent.levels_expire",
+        "schedule": 900.0,
+        "options": {"expires": 800},
+    },
+    # Tag-rule back-fills whose chain of chunks stopped (lost message, dead worker).
+    "tag-rules-backfills-sweep": {
+        "task": "tag_rules.backfills_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+    # Rule tags with no matching event for the rule's stale days come off (here, WeCom).
+    "tag-rules-stale-remove": {
+        "task": "tag_rules.stale_remove",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 6 * 3600},
+    },
     # Hand-overs of departed staff's customers: WeCom decides within 24 hours.
     "transfer-results-poll": {
         "task": "contacts.tasks.transfer_results_poll",

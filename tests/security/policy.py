@@ -204,8 +204,12 @@ POLICY: dict[str, Rule] = {
     "surveys:api-survey-links": api(OPS),
     "admin:surveys_survey_results": admin_extra(OPS),
     "admin:surveys_survey_export": admin_extra(OPS),
+    "admin:surveys_survey_links": admin_extra(OPS),
     # --- tagging.leads: the ranked dormant customers (masked)
     "admin:leads_leadassignment_ranking": admin_extra(OPS),
+    # --- tagging.rules: a rule's preview ("would tag N customers now"), posted from its
+    # change form instead of saving; nothing is written
+    "admin:tag_rules_tagrule_preview": admin_extra(OPS),
 }
 
 # A model admin's standard views (changelist, add, change, delete, history) are
