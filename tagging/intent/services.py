@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import FollowRelation
 from scrm.core.errors import DomainError
@@ -95,7 +96,7 @@ def _interests() -> dict[int, Interest]:
 def interest_by_code(code: str) -> Interest:
     interest = Interest.objects.filter(code=code).first()
     if interest is None:
-        raise DomainError("interest_unknown", f"未知的意向类别：{code}")
+        raise DomainError("interest_unknown", _("未知的意向类别：%(code)s") % {"code": code})
     return interest
 
 
@@ -166,11 +167,11 @@ def score_add(
 
 def interest_validate(*, half_life_days, high, medium, low, suggestion=None) -> None:
     if not half_life_days or half_life_days <= 0:
-        raise DomainError("interest_half_life", "半衰期须大于 0 天")
+        raise DomainError("interest_half_life", _("半衰期须大于 0 天"))
     if not (high > medium > low > 0):
-        raise DomainError("interest_thresholds", "阈值须满足：高意向 > 中意向 > 低意向 > 0")
+        raise DomainError("interest_thresholds", _("阈值须满足：高意向 > 中意向 > 低意向 > 0"))
     if suggestion is not None and suggestion.status != "approved":
-        raise DomainError("interest_suggestion", "建议内容须为已通过审核的内容")
+        raise DomainError("interest_suggestion", _("建议内容须为已通过审核的内容"))
 
 
 @transaction.atomic
