@@ -53,9 +53,7 @@ def api_types() -> frozenset[str]:
         return cached[1]
     with _types_lock:
         codes = frozenset(
-            EventType.objects.filter(accept_from_api=True, builtin=False).values_list(
-                "code", flat=True
-            )
+            EventType.objects.filter(accept_from_api=True).values_list("code", flat=True)
         )
         _types = (now, codes)
     return codes
@@ -153,7 +151,7 @@ def api_events_accept(*, events) -> dict:
     oldest = now - max_age()
     latest = now + FUTURE_LEEWAY
     rejections: list[Rejection] = []
-    checked: list[tuple[int, str, tuple[str, str], str, dict, datetime]] = []
+    checked: list[tuple[int, str, tuple[str, str], str, dict, str, datetime]] = []
     userids: set[str] = set()
     numbers: set[str] = set()
 
@@ -201,6 +199,7 @@ def api_events_accept(*, events) -> dict:
         if not isinstance(properties, dict):
             reject("invalid", _("properties 须为 JSON 对象"))
             continue
+        text = "{}"
         if properties:
             text = json.dumps(properties, ensure_ascii=False)
             if len(text) > MAX_PROPERTIES_CHARS or "\\u0000" in text:
@@ -224,11 +223,11 @@ def api_events_accept(*, events) -> dict:
             reject("in_future", _("事件发生时间晚于当前时间 5 分钟以上"))
             continue
         (userids if key[0] == "x" else numbers).add(key[1])
-        checked.append((index, event_id, key, code, properties, occurred_at))
+        checked.append((index, event_id, key, code, properties, text, occurred_at))
 
     found = _resolve(userids, numbers)
     ready: list[EventIn] = []
-    for index, event_id, key, code, properties, occurred_at in checked:
+    for index, event_id, key, code, properties, text, occurred_at in checked:
         match = found.get(key)
         if match is None:
             rejections.append(Rejection(index, event_id, "unknown_customer", _("找不到该客户")))
@@ -242,6 +241,7 @@ def api_events_accept(*, events) -> dict:
                 type=code,
                 occurred_at=occurred_at,
                 properties=properties,
+                properties_json=text,
             )
         )
     new = events_record(events=ready, source=Event.Source.API)

@@ -41,18 +41,32 @@ class EventIn:
     occurred_at: datetime
     properties: dict = field(default_factory=dict)
     bank_record_id: int | None = None
+    # ``properties`` as JSON text when the caller has it already (the events API
+    # serialises each event's properties to check its size): not serialised twice.
+    properties_json: str | None = field(default=None, compare=False, repr=False)
 
 
-_INSERT = """
-INSERT INTO behaviour_event
-    (source, event_id, customer_id, bank_record_id, type, properties, occurred_at, received_at)
-SELECT %s, e.event_id, e.customer_id, e.bank_record_id, e.type, e.properties::jsonb,
-       e.occurred_at, %s
-  FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::text[],
-              %s::timestamptz[])
-       AS e(event_id, customer_id, bank_record_id, type, properties, occurred_at)
-ON CONFLICT (source, event_id) DO NOTHING
-RETURNING id, event_id
+# The events not recorded before, and the batch of the new ones, in one statement and one
+# round trip (building the batch's array through the ORM costs as much as the insert).
+_INSERT_WITH_BATCH = """
+WITH new AS (
+    INSERT INTO behaviour_event
+        (source, event_id, customer_id, bank_record_id, type, properties, occurred_at,
+         received_at)
+    SELECT %s, e.event_id, e.customer_id, e.bank_record_id, e.type, e.properties::jsonb,
+           e.occurred_at, %s
+      FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::text[],
+                  %s::timestamptz[])
+           AS e(event_id, customer_id, bank_record_id, type, properties, occurred_at)
+    ON CONFLICT (source, event_id) DO NOTHING
+    RETURNING id, event_id
+),
+batch AS (
+    INSERT INTO behaviour_eventbatch (event_ids, created_at, attempts)
+    SELECT array_agg(id ORDER BY id), %s, 0 FROM new HAVING count(*) > 0
+    RETURNING id
+)
+SELECT new.id, new.event_id, (SELECT id FROM batch) FROM new
 """
 
 
@@ -67,7 +81,7 @@ def events_record(*, events: list[EventIn], source: str) -> dict[str, int]:
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _INSERT,
+            _INSERT_WITH_BATCH,
             [
                 source,
                 now,
@@ -75,14 +89,16 @@ def events_record(*, events: list[EventIn], source: str) -> dict[str, int]:
                 [e.customer_id for e in unique],
                 [e.bank_record_id for e in unique],
                 [e.type for e in unique],
-                [json.dumps(e.properties, ensure_ascii=False) for e in unique],
+                [e.properties_json or json.dumps(e.properties, ensure_ascii=False) for e in unique],
                 [e.occurred_at for e in unique],
+                now,
             ],
         )
-        new = dict((event_id, pk) for pk, event_id in cursor.fetchall())
-        if new:
-            batch = EventBatch.objects.create(event_ids=sorted(new.values()), created_at=now)
-            transaction.on_commit(lambda: _batch_enqueue(batch.pk))
+        rows = cursor.fetchall()
+        new = {event_id: pk for pk, event_id, _batch in rows}
+        if rows:
+            batch_id = rows[0][2]
+            transaction.on_commit(lambda: _batch_enqueue(batch_id))
     return new
 
 

@@ -15,7 +15,9 @@ FRIEND_INVITED = "friend_invited"
 SURVEY_ANSWERED = "survey_answered"
 REPLIED_TO_MANAGER = "replied_to_manager"
 
-# (code, name, description): recorded by the system only; the events API refuses them.
+# (code, name, description): recorded by the system only; the events API refuses them,
+# except ``replied_to_manager`` (migration 0006): no WeCom callback says a customer
+# replied, so the bank's systems or a chat-archive integration report it.
 BUILTIN = [
     (
         MATERIAL_OPENED,

@@ -67,7 +67,9 @@ def test_a_batch_sent_twice_is_counted_once(bank, url):
         (f"e-{i}", c.pk, "product_viewed") for i, c in enumerate(customers)
     ]
     assert rows[0].properties == {"category": "基金"}
-    batches = EventBatch.objects.count()
+    (made,) = EventBatch.objects.all()  # handed to the rules above, once
+    assert made.event_ids == sorted(e.pk for e in rows) and made.processed_at is None
+    batches = 1
 
     again = send(bank, url, batch)
     assert again.status_code == 202
@@ -199,3 +201,11 @@ def test_without_the_permission_the_api_refuses(url):
     assert response.status_code == 403 and response.json()["code"]
     assert APIClient().post(url, {"events": []}, format="json").status_code == 401
     assert not Event.objects.exists()
+
+
+def test_a_reply_to_the_manager_is_reported_by_the_bank_systems(bank, url):
+    # No WeCom callback says a customer replied: the bank's archive reports it.
+    who = {"external_userid": CustomerFactory().external_userid}
+    body = send(bank, url, [event("r1", who, "replied_to_manager", staff="lina")]).json()
+    assert body["accepted"] == 1, body
+    assert Event.objects.get().properties == {"staff": "lina"}
