@@ -5,13 +5,15 @@ managers each, ``--records`` bank records (a birthday, an AUM bracket, a branch)
 in ten of them someone's WeCom friend (a customer with an active follow relation), and
 ``--events`` bank-side events over 120 days (app_login, product_viewed, coupon_claimed,
 fund_purchased, material_opened) on random records. Then times ``leads_ranked`` (the
-whole list, cold and warm, and one branch's tier) and the daily ``leads_assign``
-(cap 10 a manager: 2,000 leads handed out, each with its task).
+whole list, cold and warm, and one branch's tier), writing the ranked snapshot
+(``leads_refresh``), reading one page of it as the ops page does, and the daily
+``leads_assign`` (recompute, then cap 10 a manager: up to 2,000 leads handed out,
+each with its task).
 
     .venv/bin/python bench/leads_ranking.py [--records 1000000] [--events 2000000]
 
-Last line: one JSON object (rank_s, rank_warm_s, rank_branch_tier_s, assign_s, leads,
-assigned, and the sizes).
+Last line: one JSON object (rank_s, rank_warm_s, rank_branch_tier_s, refresh_s, page_s,
+assign_s, leads, assigned, and the sizes).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def main() -> None:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
-        from tagging.leads.selectors import leads_ranked
-        from tagging.leads.services import leads_assign
+        from tagging.leads.selectors import leads_ranked, snapshot_page
+        from tagging.leads.services import leads_assign, leads_refresh
 
         t0 = time.perf_counter()
         with connection.cursor() as cur:
@@ -119,6 +121,15 @@ def main() -> None:
         leads_ranked(branch_id=branch, tier=2, limit=50)
         rank_branch_tier_s = time.perf_counter() - t0
         t0 = time.perf_counter()
+        snapshot = leads_refresh()
+        refresh_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        from django.core.paginator import Paginator
+
+        page = Paginator(snapshot_page(tier=2, branch_id=branch), 50).get_page(3)
+        rows = [(r.position, r.bank_record.customer_no) for r in page]
+        page_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         report = leads_assign()
         assign_s = time.perf_counter() - t0
         tiers = {t: sum(1 for lead in leads if lead.tier == t) for t in (1, 2, 3, 4)}
@@ -131,13 +142,19 @@ def main() -> None:
             "rank_s": round(rank_s, 2),
             "rank_warm_s": round(rank_warm_s, 2),
             "rank_branch_tier_s": round(rank_branch_tier_s, 2),
+            "refresh_s": round(refresh_s, 2),
+            "snapshot": snapshot,
+            "page_s": round(page_s, 3),
+            "page_rows": len(rows),
             "assign_s": round(assign_s, 2),
             "assigned": report.assigned,
         }
         print(
             f"{args.records:,} records, {args.events:,} events: {len(leads):,} leads {tiers}; "
             f"ranked in {rank_s:.2f}s (warm {rank_warm_s:.2f}s, one branch's tier "
-            f"{rank_branch_tier_s:.2f}s); {report.assigned:,} handed out in {assign_s:.2f}s"
+            f"{rank_branch_tier_s:.2f}s); snapshot of {snapshot:,} written in {refresh_s:.2f}s, a "
+            f"page of it read in {page_s * 1000:.0f} ms; {report.assigned:,} handed out (with "
+            f"the day's recomputation) in {assign_s:.2f}s"
         )
         print(json.dumps(figures))
 

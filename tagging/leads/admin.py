@@ -6,21 +6,21 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.crypto import mask_phone
-from contacts.models import BankRecord, Branch
+from contacts.models import Branch
 from scrm.core.workdays import SHANGHAI
 
-from .models import LeadAssignment, LeadOffer, Tier
-from .selectors import leads_ranked, week_key
-from .services import mask_name
+from .models import LeadAssignment, LeadOffer, LeadRank, Tier
+from .selectors import snapshot_page, week_key
+from .services import leads_refresh, mask_name
 
 PAGE_SIZE = 50
-RANKING_LIMIT = 5000
 
 
 @admin.register(LeadOffer)
@@ -64,52 +64,54 @@ class LeadAssignmentAdmin(admin.ModelAdmin):
         ]
 
     def ranking_view(self, request):
-        """The ranked outreach list as the daily run sees it now (names and phones
-        masked), by tier and branch."""
+        """The ranked outreach list as last computed (the morning run, or ops' refresh
+        here by POST), names and phones masked, by tier and branch."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.method == "POST":
+            if not request.user.has_perm("leads.change_leadrank"):
+                raise PermissionDenied
+            count = leads_refresh()
+            self.message_user(request, _("名单已重新计算：%(n)d 位") % {"n": count})
+            return redirect(request.get_full_path())
         tier = request.GET.get("tier")
         branch = request.GET.get("branch")
         tier_value = int(tier) if tier in {str(t.value) for t in Tier} else None
         branch_value = int(branch) if branch and branch.isdigit() else None
-        leads = leads_ranked(tier=tier_value, branch_id=branch_value, limit=RANKING_LIMIT)
-        page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("p"))
-        records = BankRecord.objects.select_related("branch").in_bulk(
-            [lead.record_id for lead in page]
+        ranks = snapshot_page(tier=tier_value, branch_id=branch_value)
+        page = Paginator(ranks, PAGE_SIZE).get_page(request.GET.get("p"))
+        week = week_key(timezone.now().astimezone(SHANGHAI).date())
+        assigned = set(
+            LeadAssignment.objects.filter(
+                week=week, bank_record_id__in=[r.bank_record_id for r in page]
+            ).values_list("bank_record_id", flat=True)
         )
-        assigned = set()
-        if page:
-            week = week_key(timezone.now().astimezone(SHANGHAI).date())
-            assigned = set(
-                LeadAssignment.objects.filter(
-                    week=week, bank_record_id__in=[lead.record_id for lead in page]
-                ).values_list("bank_record_id", flat=True)
-            )
         rows = []
-        for rank, lead in enumerate(page, start=page.start_index()):
-            record = records[lead.record_id]
+        for rank in page:
+            record = rank.bank_record
             rows.append(
                 {
-                    "rank": rank,
-                    "tier": lead.tier,
-                    "tier_label": lead.tier_label,
+                    "rank": rank.position,
+                    "tier": rank.tier,
+                    "tier_label": rank.get_tier_display(),
                     "name": mask_name(record.name),
                     "phone": mask_phone(record.phone),
                     "customer_no": record.customer_no,
                     "branch": record.branch.name if record.branch else "-",
                     "aum": record.get_aum_bracket_display(),
-                    "last_at": lead.last_at,
-                    "assigned": lead.record_id in assigned,
+                    "last_at": rank.last_at,
+                    "assigned": record.pk in assigned,
                 }
             )
+        latest = LeadRank.objects.order_by("-computed_at").values_list("computed_at", flat=True)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("存量客户激活名单"),
             "rows": rows,
             "page": page,
-            "total": len(leads),
-            "limit": RANKING_LIMIT,
+            "total": page.paginator.count,
+            "computed_at": latest.first(),
             "tiers": list(Tier),
             "branches": Branch.objects.order_by("code"),
             "tier": tier_value,

@@ -87,3 +87,40 @@ class LeadAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_record_id}→{self.staff_id}@{self.day}"
+
+
+class LeadRank(models.Model):
+    """The ranked outreach list as of its last computation (the daily run, or ops'
+    refresh): what the ranking page pages through without recomputing it."""
+
+    bank_record = models.OneToOneField(
+        "contacts.BankRecord",
+        verbose_name=_("行内客户"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    branch = models.ForeignKey(
+        "contacts.Branch",
+        verbose_name=_("网点"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    tier = models.PositiveSmallIntegerField(_("优先级"), choices=Tier.choices)
+    last_at = models.DateTimeField(_("最近行为"), null=True, blank=True)
+    position = models.PositiveIntegerField(_("排名"))
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("激活名单")
+        verbose_name_plural = _("激活名单")
+        ordering = ["position"]
+        indexes = [
+            models.Index(fields=["position"], name="leadrank_position"),
+            models.Index(fields=["tier", "position"], name="leadrank_tier_position"),
+            models.Index(fields=["branch", "position"], name="leadrank_branch_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.bank_record_id}"

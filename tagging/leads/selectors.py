@@ -30,7 +30,7 @@ from scrm.core.workdays import SHANGHAI
 from tagging.behaviour.models import Event
 from tagging.behaviour.types import COUPON_CLAIMED, MATERIAL_OPENED
 
-from .models import LeadAssignment, Tier
+from .models import LeadAssignment, LeadRank, Tier
 
 DEFAULTS = {
     "LEADS_RECENT_DAYS": 7,
@@ -106,21 +106,76 @@ WITH ev AS (
                        SELECT 1 FROM {follow} f
                         WHERE f.customer_id = c.id AND f.status = ANY(%(friend_statuses)s))))
 )
+{select}
+"""
+
+_SELECT = """
 SELECT id, branch_id, tier, last_at, aum_bracket
   FROM ranked
  WHERE tier IS NOT NULL {filters}
- ORDER BY tier,
+ ORDER BY {order}
+ {limit}
+"""
+
+_ORDER = """tier,
           (last_at AT TIME ZONE 'Asia/Shanghai')::date DESC NULLS LAST,
           CASE aum_bracket {aum_cases} ELSE 0 END DESC,
           last_at DESC NULLS LAST,
-          id
- {limit}
+          id"""
+
+# The snapshot the ranking page reads: the whole list, numbered, in one statement.
+_SNAPSHOT = """
+INSERT INTO {rank} (bank_record_id, branch_id, tier, last_at, position, computed_at)
+SELECT id, branch_id, tier, last_at, row_number() OVER (ORDER BY {order}), %(now)s
+  FROM ranked
+ WHERE tier IS NOT NULL
 """
 
 
 def week_key(day: date) -> str:
     year, week, _weekday = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _params(now: datetime, today: date) -> dict:
+    active, claim, browse = (
+        list(setting("LEADS_ACTIVE_TYPES")),
+        list(setting("LEADS_CLAIM_TYPES")),
+        list(setting("LEADS_BROWSE_TYPES")),
+    )
+    return {
+        "active": active,
+        "claim": claim,
+        "browse": browse,
+        "types": sorted(set(active) | set(claim) | set(browse)),
+        "now": now,
+        "recent": now - timedelta(days=setting("LEADS_RECENT_DAYS")),
+        "horizon": now - timedelta(days=setting("LEADS_HORIZON_DAYS")),
+        "month": today.month,
+        "day": today.day,
+        "friend_statuses": [FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
+    }
+
+
+def _sql(select: str) -> str:
+    aum_cases = " ".join(f"WHEN '{code}' THEN {rank}" for code, rank in AUM_RANK.items())
+    return _SQL.format(
+        event=Event._meta.db_table,
+        record=BankRecord._meta.db_table,
+        customer=Customer._meta.db_table,
+        follow=FollowRelation._meta.db_table,
+        select=select.replace("{order}", _ORDER.format(aum_cases=aum_cases)),
+    )
+
+
+def ranking_snapshot_sql() -> str:
+    """The statement that writes the whole ranked list into ``LeadRank`` (params from
+    ``ranking_params``)."""
+    return _sql(_SNAPSHOT.format(rank=LeadRank._meta.db_table, order="{order}"))
+
+
+def ranking_params(*, now: datetime, today: date) -> dict:
+    return _params(now, today)
 
 
 def leads_ranked(
@@ -136,24 +191,7 @@ def leads_ranked(
     leaves out records already handed out that week."""
     now = now or timezone.now()
     today = today or now.astimezone(SHANGHAI).date()
-    recent_days = setting("LEADS_RECENT_DAYS")
-    active, claim, browse = (
-        list(setting("LEADS_ACTIVE_TYPES")),
-        list(setting("LEADS_CLAIM_TYPES")),
-        list(setting("LEADS_BROWSE_TYPES")),
-    )
-    params = {
-        "active": active,
-        "claim": claim,
-        "browse": browse,
-        "types": sorted(set(active) | set(claim) | set(browse)),
-        "now": now,
-        "recent": now - timedelta(days=recent_days),
-        "horizon": now - timedelta(days=setting("LEADS_HORIZON_DAYS")),
-        "month": today.month,
-        "day": today.day,
-        "friend_statuses": [FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
-    }
+    params = _params(now, today)
     filters = []
     if branch_id is not None:
         filters.append("AND branch_id = %(branch)s")
@@ -167,18 +205,39 @@ def leads_ranked(
             "WHERE a.bank_record_id = ranked.id AND a.week = %(week)s)"
         )
         params["week"] = unassigned_week
-    aum_cases = " ".join(f"WHEN '{code}' THEN {rank}" for code, rank in AUM_RANK.items())
-    sql = _SQL.format(
-        event=Event._meta.db_table,
-        record=BankRecord._meta.db_table,
-        customer=Customer._meta.db_table,
-        follow=FollowRelation._meta.db_table,
-        filters=" ".join(filters).format(assignment=LeadAssignment._meta.db_table),
-        aum_cases=aum_cases,
-        limit="LIMIT %(limit)s" if limit else "",
-    )
     if limit:
         params["limit"] = limit
+    select = _SELECT.format(
+        filters=" ".join(filters).format(assignment=LeadAssignment._meta.db_table),
+        order="{order}",
+        limit="LIMIT %(limit)s" if limit else "",
+    )
+    sql = _sql(select)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [Lead(*row[:4], aum_bracket=row[4]) for row in cursor.fetchall()]
+
+
+def snapshot_leads(*, unassigned_week: str | None = None) -> list[Lead]:
+    """The last computed list (``LeadRank``) in order, without those handed out in
+    ``unassigned_week``."""
+    rows = LeadRank.objects.order_by("position")
+    if unassigned_week is not None:
+        handed = LeadAssignment.objects.filter(week=unassigned_week).values("bank_record_id")
+        rows = rows.exclude(bank_record_id__in=handed)
+    return [
+        Lead(record_id=r[0], branch_id=r[1], tier=r[2], last_at=r[3], aum_bracket=r[4])
+        for r in rows.values_list(
+            "bank_record_id", "branch_id", "tier", "last_at", "bank_record__aum_bracket"
+        ).iterator(chunk_size=5000)
+    ]
+
+
+def snapshot_page(*, tier: int | None = None, branch_id: int | None = None):
+    """The ranking page's rows (records and their branches joined)."""
+    rows = LeadRank.objects.select_related("bank_record__branch").order_by("position")
+    if tier is not None:
+        rows = rows.filter(tier=tier)
+    if branch_id is not None:
+        rows = rows.filter(branch_id=branch_id)
+    return rows

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -26,8 +26,14 @@ from scrm.core.workdays import SHANGHAI
 from scrm.workspace.models import ManagerTask
 from scrm.workspace.services import task_ensure
 
-from .models import LeadAssignment, LeadOffer, Tier
-from .selectors import Lead, leads_ranked, week_key
+from .models import LeadAssignment, LeadOffer, LeadRank, Tier
+from .selectors import (
+    Lead,
+    ranking_params,
+    ranking_snapshot_sql,
+    snapshot_leads,
+    week_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,7 @@ DEFAULT_DAILY_CAP = 10
 # WeCom's client takes the verification message of a friend request as free text; the
 # adapter docs give no limit, so it is kept to what a phone shows in full (setting).
 DEFAULT_VERIFY_TEXT_MAX = 50
+ASSIGN_CHUNK = 200
 DEFAULT_OFFER = "为您提供专属理财服务"
 
 WHY = {
@@ -121,47 +128,58 @@ def _managers_by_branch(branch_ids: set[int]) -> dict[int, list[Staff]]:
 def _assign_one(
     *, lead: Lead, record: BankRecord, staff: Staff, slot: int, day: date, week: str, text: str
 ) -> tuple[LeadAssignment | None, bool]:
-    """Claim the slot and the week for this record and put the task on the list; None
-    when a concurrent run took the slot or the record first."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                assignment = LeadAssignment.objects.create(
-                    bank_record=record,
-                    staff=staff,
-                    day=day,
-                    slot=slot,
-                    week=week,
-                    tier=lead.tier,
-                    verify_text=text,
-                )
-        except IntegrityError:
-            return None, False
-        name = mask_name(record.name) or record.customer_no
-        phone = mask_phone(record.phone)
-        task, created = task_ensure(
-            staff=staff,
-            kind=ManagerTask.Kind.LEAD_ACTIVATION,
-            title=f"存量客户激活：{name} {phone}".strip(),
-            detail=f"{Tier(lead.tier).label}｜客户号 {record.customer_no}｜建议验证语：{text}",
-            dedupe_key=f"lead:{record.pk}:{week}",
-            due_date=day,
-            priority=50 - lead.tier * 10,
-        )
-        assignment.task = task
-        assignment.save(update_fields=["task"])
+    """Put the task on the list and claim the slot and the week for this record, in one
+    savepoint; None (and no task) when a concurrent run took the slot or the record."""
+    name = mask_name(record.name) or record.customer_no
+    phone = mask_phone(record.phone)
+    try:
+        with transaction.atomic():
+            task, created = task_ensure(
+                staff=staff,
+                kind=ManagerTask.Kind.LEAD_ACTIVATION,
+                title=f"存量客户激活：{name} {phone}".strip(),
+                detail=f"{Tier(lead.tier).label}｜客户号 {record.customer_no}｜建议验证语：{text}",
+                dedupe_key=f"lead:{record.pk}:{week}",
+                due_date=day,
+                priority=50 - lead.tier * 10,
+            )
+            assignment = LeadAssignment.objects.create(
+                bank_record=record,
+                staff=staff,
+                day=day,
+                slot=slot,
+                week=week,
+                tier=lead.tier,
+                verify_text=text,
+                task=task,
+            )
+    except IntegrityError:
+        return None, False
     return assignment, created
 
 
+@transaction.atomic
+def leads_refresh(*, now: datetime | None = None) -> int:
+    """Recompute the ranked list into ``LeadRank`` (one statement); returns its length.
+    Readers of the page see the old list until this commits."""
+    now = now or timezone.now()
+    today = now.astimezone(SHANGHAI).date()
+    LeadRank.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(ranking_snapshot_sql(), ranking_params(now=now, today=today))
+        return cursor.rowcount
+
+
 def leads_assign(*, today: date | None = None, now: datetime | None = None) -> AssignReport:
-    """Hand today's ranked, not yet handed out (this week) leads to their branch's
-    managers, fairly and within the daily cap; one task each."""
+    """Recompute the ranked list, then hand its leads not yet handed out this week to
+    their branch's managers, fairly and within the daily cap; one task each."""
     now = now or timezone.now()
     today = today or now.astimezone(SHANGHAI).date()
     week = week_key(today)
     cap = daily_cap()
     report = AssignReport()
-    leads = leads_ranked(today=today, now=now, unassigned_week=week)
+    leads_refresh(now=now)
+    leads = snapshot_leads(unassigned_week=week)
     report.leads = len(leads)
     if not leads or cap == 0:
         return report
@@ -190,26 +208,30 @@ def leads_assign(*, today: date | None = None, now: datetime | None = None) -> A
     records = BankRecord.objects.in_bulk([lead.record_id for lead, _s, _n in plan])
     offers: dict[int | None, str] = {}
     bank = getattr(settings, "SCRM_BANK_NAME", "")
-    for lead, staff, slot in plan:
-        if lead.branch_id not in offers:
-            offers[lead.branch_id] = offer_text(branch_id=lead.branch_id, today=today)
-        text = verify_text(
-            manager=staff.name,
-            branch=staff.branch.name if staff.branch else "",
-            bank=bank,
-            tier=lead.tier,
-            offer=offers[lead.branch_id],
-        )
-        assignment, created = _assign_one(
-            lead=lead,
-            record=records[lead.record_id],
-            staff=staff,
-            slot=slot,
-            day=today,
-            week=week,
-            text=text,
-        )
-        if assignment is not None:  # None: a concurrent run took the slot or the record
-            report.assigned += 1
-            report.tasks += created
+    # Committed in chunks (one commit per lead would wait on the disk 2,000 times); each
+    # lead has its own savepoint, so a slot lost to a concurrent run skips that lead only.
+    for start in range(0, len(plan), ASSIGN_CHUNK):
+        with transaction.atomic():
+            for lead, staff, slot in plan[start : start + ASSIGN_CHUNK]:
+                if lead.branch_id not in offers:
+                    offers[lead.branch_id] = offer_text(branch_id=lead.branch_id, today=today)
+                text = verify_text(
+                    manager=staff.name,
+                    branch=staff.branch.name if staff.branch else "",
+                    bank=bank,
+                    tier=lead.tier,
+                    offer=offers[lead.branch_id],
+                )
+                assignment, created = _assign_one(
+                    lead=lead,
+                    record=records[lead.record_id],
+                    staff=staff,
+                    slot=slot,
+                    day=today,
+                    week=week,
+                    text=text,
+                )
+                if assignment is not None:  # None: a concurrent run took the slot or record
+                    report.assigned += 1
+                    report.tasks += created
     return report

@@ -18,10 +18,16 @@ from django.utils.translation import gettext_lazy as _
 from scrm.core.errors import DomainError
 from tagging.intent.models import Interest
 
-from .masking import REVEAL_PERMISSION
+from .masking import REVEAL_PERMISSION, mask_name
 from .models import Option, Question, Survey
 from .selectors import survey_results
-from .services import EXPORT_PERMISSION, answers_reveal_record, responses_export_csv, survey_save
+from .services import (
+    EXPORT_PERMISSION,
+    answers_reveal_record,
+    responses_export_csv,
+    survey_links_make,
+    survey_save,
+)
 
 
 class QuestionInline(admin.TabularInline):
@@ -57,6 +63,7 @@ class SurveyAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [QuestionInline]
+    change_form_template = "admin/surveys/survey/change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_responses=Count("responses"))
@@ -79,6 +86,11 @@ class SurveyAdmin(admin.ModelAdmin):
                 "<path:object_id>/results/",
                 self.admin_site.admin_view(self.results_view),
                 name="surveys_survey_results",
+            ),
+            path(
+                "<path:object_id>/links/",
+                self.admin_site.admin_view(self.links_view),
+                name="surveys_survey_links",
             ),
             path(
                 "<path:object_id>/export/",
@@ -120,6 +132,45 @@ class SurveyAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/surveys/survey/results.html", context)
 
+    def links_view(self, request, object_id):
+        """Ops paste WeCom customer ids or bank customer numbers and get each customer's
+        personal link (to send by SMS, in a 1:1 message or a moments post)."""
+        survey = self._survey(request, object_id)
+        if not request.user.has_perm("surveys.make_survey_links"):
+            raise PermissionDenied
+        form = SurveyLinksForm(request.POST or None)
+        links, missing, error = [], [], ""
+        if request.method == "POST" and form.is_valid():
+            try:
+                found, missing = survey_links_make(
+                    actor=request.user,
+                    survey_id=survey.pk,
+                    external_userids=form.cleaned_data["external_userids"],
+                    customer_nos=form.cleaned_data["customer_nos"],
+                )
+            except DomainError as exc:
+                error = exc.message
+            else:
+                links = [
+                    {
+                        "name": mask_name(link.customer.name),
+                        "customer": link.customer,
+                        "url": link.url,
+                    }
+                    for link in found
+                ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": survey,
+            "title": _("生成客户问卷链接：%(title)s") % {"title": survey.title},
+            "form": form,
+            "links": links,
+            "missing": missing,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/surveys/survey/links.html", context)
+
     def export_view(self, request, object_id):
         survey = self._survey(request, object_id)
         reveal = request.GET.get("reveal") == "1"
@@ -135,6 +186,36 @@ class SurveyAdmin(admin.ModelAdmin):
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}.csv"'
         return response
+
+
+def _lines(value: str) -> list[str]:
+    return list(
+        dict.fromkeys(v.strip() for v in value.replace(",", "\n").splitlines() if v.strip())
+    )
+
+
+class SurveyLinksForm(forms.Form):
+    external_userids = forms.CharField(
+        label=_("企业微信客户ID"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    customer_nos = forms.CharField(
+        label=_("行内客户号"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean_external_userids(self):
+        return _lines(self.cleaned_data["external_userids"])
+
+    def clean_customer_nos(self):
+        return _lines(self.cleaned_data["customer_nos"])
+
+    def clean(self):
+        data = super().clean()
+        total = len(data.get("external_userids") or []) + len(data.get("customer_nos") or [])
+        if total == 0:
+            raise forms.ValidationError(_("请至少填写一位客户（每行一个）"))
+        if total > 1000:
+            raise forms.ValidationError(_("一次最多 1000 位客户"))
+        return data
 
 
 class OptionForm(forms.ModelForm):

@@ -157,15 +157,17 @@ class Answer(models.Model):
     response = models.ForeignKey(
         Response, verbose_name=_("答卷"), on_delete=models.CASCADE, related_name="answers"
     )
+    # An answered question or option cannot be deleted on its own (its answers would go
+    # with it and the results would change); deleting the whole survey deletes them all.
     question = models.ForeignKey(
-        Question, verbose_name=_("题目"), on_delete=models.CASCADE, related_name="answers"
+        Question, verbose_name=_("题目"), on_delete=models.RESTRICT, related_name="answers"
     )
     option = models.ForeignKey(
         Option,
         verbose_name=_("选项"),
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.RESTRICT,
         related_name="answers",
     )
     rating = models.PositiveSmallIntegerField(_("评分"), null=True, blank=True)

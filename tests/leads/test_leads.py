@@ -14,9 +14,9 @@ from contacts.models import BankRecord
 from scrm.core.workdays import SHANGHAI
 from scrm.workspace.models import ManagerTask
 from tagging.behaviour.services import EventIn, events_record
-from tagging.leads.models import LeadAssignment, LeadOffer, Tier
+from tagging.leads.models import LeadAssignment, LeadOffer, LeadRank, Tier
 from tagging.leads.selectors import leads_ranked
-from tagging.leads.services import leads_assign, verify_text
+from tagging.leads.services import leads_assign, leads_refresh, verify_text
 from tests.factories import CustomerFactory, FollowRelationFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +95,11 @@ def leads(cast):
 def test_dormant_customers_are_ranked_across_the_four_tiers(leads):
     ranked = leads_ranked(now=NOW)
     by_no = {r.pk: r.customer_no for r in leads.values()}
+    # The snapshot the daily run and the page use holds the same order, numbered.
+    assert leads_refresh(now=NOW) == len(ranked)
+    assert list(
+        LeadRank.objects.order_by("position").values_list("bank_record_id", "position")
+    ) == [(lead.record_id, n) for n, lead in enumerate(ranked, start=1)]
     assert [(by_no[lead.record_id], lead.tier) for lead in ranked] == [
         ("C0002", 1),  # active and claimed, most recent
         ("C0001", 1),
@@ -215,9 +220,13 @@ def test_the_verification_text_says_who_why_and_what_within_the_limit(cast, lead
 
 def test_ops_see_the_ranked_leads_masked_and_filtered(client, cast, leads):
     client.force_login(cast.ops)
-    page = client.get("/admin/leads/leadassignment/ranking/")
+    url = "/admin/leads/leadassignment/ranking/"
+    assert "尚未计算" in client.get(url).content.decode()
+    assert client.post(url).status_code == 302  # ops recompute the list now
+    page = client.get(url)
     assert page.status_code == 200
     html = page.content.decode()
+    assert "计算于" in html
     assert "钱*" in html and "钱芳" not in html
     assert "138****0002" in html and "13800000002" not in html
     rows = [r["customer_no"] for r in page.context["rows"]]
@@ -229,4 +238,14 @@ def test_ops_see_the_ranked_leads_masked_and_filtered(client, cast, leads):
     )
     assert other.context["rows"] == []
     client.force_login(cast.compliance)
-    assert client.get("/admin/leads/leadassignment/ranking/").status_code == 403
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+
+
+def test_the_daily_task_hands_out_the_leads(cast, leads, settings):
+    from tagging.leads.tasks import leads_assign_daily
+
+    settings.LEADS_DAILY_CAP = 1
+    result = leads_assign_daily.apply().get()
+    assert result["assigned"] == 2 and result["tasks"] == 2
+    assert ManagerTask.objects.filter(kind="lead_activation").count() == 2

@@ -202,3 +202,34 @@ def test_the_links_api_gives_personal_links_to_those_allowed(client, cast, world
         url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}"
     )
     assert closed.status_code == 409 and closed.json()["code"] == "survey_closed"
+
+
+def test_ops_get_customers_links_in_the_admin(client, cast, world):
+    client.force_login(cast.ops)
+    url = _url(world, "links")
+    assert client.get(url).status_code == 200
+    page = client.post(url, {"external_userids": "wmSURVEY01\nwmNOBODY", "customer_nos": ""})
+    assert page.status_code == 200
+    links = page.context["links"]
+    assert [(link["name"], link["customer"]) for link in links] == [("张*", world.customer)]
+    assert page.context["missing"] == ["wmNOBODY"]
+    path = "/" + links[0]["url"].split("://", 1)[1].split("/", 1)[1]
+    assert "客户兴趣调查" in client.get(path).content.decode()
+    empty = client.post(url, {"external_userids": "", "customer_nos": ""})
+    assert "请至少填写一位客户" in empty.content.decode()
+    client.force_login(cast.compliance)
+    assert client.get(url).status_code == 403
+
+
+def test_an_answered_option_cannot_be_deleted_but_the_whole_survey_can(client, cast, answered):
+    from django.db.models import RestrictedError
+
+    from tagging.surveys.models import Answer, Response
+
+    w = answered
+    with pytest.raises(RestrictedError):
+        w.funds.delete()
+    with pytest.raises(RestrictedError):
+        w.likes.delete()
+    w.survey.delete()
+    assert not Response.objects.exists() and not Answer.objects.exists()
