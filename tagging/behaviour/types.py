@@ -22,22 +22,38 @@ BUILTIN = [
     (
         MATERIAL_OPENED,
         "打开素材",
-        "客户打开了追踪链接或 H5 文章（属性：material、category、title）",
+        "客户打开了追踪链接或 H5 文章（属性：material、category、title、channel，可选 interest）",
     ),
-    (MATERIAL_DWELL, "素材停留", "客户在 H5 文章页停留（属性：material、category、seconds）"),
+    (
+        MATERIAL_DWELL,
+        "素材停留",
+        "客户在 H5 文章页停留（属性：material、category、title、seconds，可选 interest）",
+    ),
     (FRIEND_ADDED, "添加客户经理", "客户添加了员工为好友（属性：staff、state）"),
-    (GROUP_JOINED, "加入客户群", "客户加入了客户群（属性：group、region）"),
-    (GROUP_LEFT, "退出客户群", "客户退出了客户群（属性：group）"),
-    (COUPON_CLAIMED, "领取优惠券", "客户领取了优惠券（属性：campaign、template、category）"),
+    (GROUP_JOINED, "加入客户群", "客户加入了客户群（属性：group、region、join_scene、state）"),
+    (GROUP_LEFT, "退出客户群", "客户退出了客户群（属性：group、region）"),
+    (
+        COUPON_CLAIMED,
+        "领取优惠券",
+        "客户领取了优惠券（属性：campaign、template、category、source）",
+    ),
     (
         COUPON_REDEEMED,
         "核销优惠券",
-        "客户在商户核销了优惠券（属性：campaign、merchant、amount_fen）",
+        "客户在商户核销了优惠券（属性：campaign、merchant、amount_fen、discount_fen、category）",
     ),
-    (LOTTERY_DRAWN, "参与抽奖", "客户参与了抽奖（属性：campaign、prize、won）"),
-    (FRIEND_INVITED, "邀请好友", "客户邀请的好友达成了条件（属性：program、invitee）"),
+    (LOTTERY_DRAWN, "参与抽奖", "客户参与了抽奖（属性：campaign、prize、prize_kind、won）"),
+    (
+        FRIEND_INVITED,
+        "邀请好友",
+        "客户邀请的好友达成了条件（属性：program、campaign、invitee、depth）",
+    ),
     (SURVEY_ANSWERED, "填写问卷", "客户提交了问卷（属性：survey）"),
-    (REPLIED_TO_MANAGER, "回复客户经理", "客户回复了客户经理的消息（属性：staff）"),
+    (
+        REPLIED_TO_MANAGER,
+        "回复客户经理",
+        "客户回复了客户经理的消息，由行内系统或会话存档上报（属性：staff）",
+    ),
 ]
 
 # Types the bank's systems report through POST /api/events/ on a new install.
