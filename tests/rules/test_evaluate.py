@@ -69,7 +69,8 @@ def test_a_batch_processed_twice_changes_nothing(cast, fund_tag):
     funds = Interest.objects.get(code="funds")
     fund_rule(cast.ops, fund_tag, min_count=1, interest=funds, points=12)
     customer = CustomerFactory()
-    new = record(*(opened(customer, at=days_ago(i)) for i in (3, 2, 1)))
+    sent = [opened(customer, at=days_ago(i)) for i in (3, 2, 1)]
+    new = record(*sent)
     batch = EventBatch.objects.get()
     assert batch_process(batch_id=batch.pk)
     score = Score.objects.get(customer=customer)
@@ -81,8 +82,9 @@ def test_a_batch_processed_twice_changes_nothing(cast, fund_tag):
     after = (score.points, score.as_of, Contribution.objects.count(), RuleFiring.objects.count())
     assert after == before
     assert Contribution.objects.count() == 3
-    # The same events sent again are not recorded again, so nothing is evaluated.
-    assert record(*(opened(customer, at=days_ago(1)) for _ in range(0))) == {}
+    # The same events sent again are not recorded again, so no batch is made.
+    assert record(*sent) == {}
+    assert EventBatch.objects.count() == 1
 
 
 def test_a_survey_answer_rule_tags_the_customer(cast):
