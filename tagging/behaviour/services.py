@@ -90,7 +90,8 @@ def events_record(*, events: list[EventIn], source: str) -> dict[str, int]:
                 [e.bank_record_id for e in unique],
                 [e.type for e in unique],
                 [e.properties_json or json.dumps(e.properties, ensure_ascii=False) for e in unique],
-                [e.occurred_at for e in unique],
+                # As text: psycopg2 adapts a datetime six times slower than a string.
+                [e.occurred_at.isoformat() for e in unique],
                 now,
             ],
         )
@@ -211,7 +212,8 @@ def link_rewrite(
     when the recipient is not known."""
     if not (customer_id or group_id) or not isinstance(url, str):
         return None
-    if not url.startswith(("https://", "http://")) or len(url) > 2000 or _ours(url):
+    # (The unique index on the URL holds at most ~2,700 bytes: a longer URL goes as it is.)
+    if not url.startswith(("https://", "http://")) or len(url.encode()) > 2000 or _ours(url):
         return None
     material = material_for_link(url=url, title=title, content_id=content_id)
     article = material.article_id is not None and material_article(material) is not None
