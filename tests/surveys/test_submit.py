@@ -226,3 +226,13 @@ def test_survey_tags_reach_wecom_through_the_worker(cast, wecom_sandbox, celery_
             break
         time.sleep(0.3)
     assert wanted <= marked  # (the intent level the points reached is marked too)
+
+
+def test_an_expired_link_says_so_and_records_nothing(client, world, settings):
+    w = world
+    path = _path(w)
+    settings.SURVEY_LINK_MAX_AGE_S = -1  # every link is older than that
+    page = client.post(path, form_data(full_answers(w)))
+    assert page.status_code == 403
+    assert "链接已过期" in page.content.decode()
+    assert not Response.objects.exists()
