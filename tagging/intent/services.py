@@ -431,9 +431,9 @@ def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None
     pending = list(
         CustomerTag.objects.filter(
             customer_id__in=customer_ids, synced_at__isnull=True, tag__is_deleted=False
-        ).values_list("customer_id", "tag__group_id", "tag__wecom_id")
+        ).values_list("pk", "customer_id", "tag__group_id", "tag__wecom_id")
     )
-    for group_id in sorted({g for _c, g, wecom_id in pending if not wecom_id}):
+    for group_id in sorted({g for _pk, _c, g, wecom_id in pending if not wecom_id}):
         try:
             tag_group_push(group_id=group_id)
         except DomainError as exc:
@@ -449,7 +449,7 @@ def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None
         except Exception as exc:  # refused for good: the nightly mirror shows it here
             log.warning("tag removal of customer %s not pushed: %s", customer_id, exc)
             failed += 1
-    waiting = {c for c, _g, _w in pending}
+    waiting = {c for _pk, c, _g, _w in pending}
     # Customers who follow no one in WeCom have nothing to mark: stamped in one go, as
     # the per-customer push would stamp them.
     in_wecom = set(
@@ -458,13 +458,12 @@ def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None
             status__in=[FollowRelation.Status.ACTIVE, FollowRelation.Status.HALF],
         ).values_list("customer_id", flat=True)
     )
-    if waiting - in_wecom:
-        CustomerTag.objects.filter(
-            customer_id__in=waiting - in_wecom,
-            synced_at__isnull=True,
-            tag__wecom_id__isnull=False,
-            tag__is_deleted=False,
-        ).update(synced_at=timezone.now())
+    # (Tags whose group push failed have no WeCom id and stay unsynced.)
+    nobody = [pk for pk, c, _g, wecom_id in pending if c not in in_wecom and wecom_id]
+    if nobody:
+        CustomerTag.objects.filter(pk__in=nobody, synced_at__isnull=True).update(
+            synced_at=timezone.now()
+        )
     for customer_id in sorted(in_wecom):
         try:
             pushed += customer_tags_push(customer_id=customer_id)
