@@ -54,7 +54,8 @@ def tracked_link(request: HttpRequest, token: str) -> HttpResponse:
         return _redirect(reverse("behaviour:link-gone"))
     if material_article(material) is not None:  # our own page records the open
         return _redirect(reverse("behaviour:h5-article", args=[token]))
-    material_open(token=token, material=material)
+    if request.method == "GET":  # a HEAD is a link checker, not a reader
+        material_open(token=token, material=material)
     return _redirect(material.url)
 
 

@@ -46,6 +46,8 @@ def test_a_link_sent_to_a_customer_is_a_short_tracked_url_that_records_the_open(
     material.interest = "funds"
     material.save()
 
+    assert client.head(path)["Location"] == FUND_URL  # a link checker: not an open
+    assert not Event.objects.exists()
     response = client.get(path)
     assert response.status_code == 302 and response["Location"] == FUND_URL
     event = Event.objects.get()
