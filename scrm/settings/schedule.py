@@ -59,6 +59,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"expires": 6 * 3600},
     },
+    # Lead activation (D12): dormant bank customers ranked and handed to their branch's
+    # managers before the working day.
+    "leads-assign-daily": {
+        "task": "leads.assign_daily",
+        "schedule": crontab(hour=7, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
     # Hand-overs of departed staff's customers: WeCom decides within 24 hours.
     "transfer-results-poll": {
         "task": "contacts.tasks.transfer_results_poll",

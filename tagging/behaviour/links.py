@@ -1,16 +1,19 @@
 """Short signed per-recipient links of tracked materials: ``/t/<token>`` (the redirect)
 and ``/h5/a/<token>/`` (our own article page).
 
-A token is ``<material>.<recipient>.<signature>``: the material's id and the
+A token is ``<material>.<recipient>.<day>.<signature>``: the material's id, the
 recipient (a customer's id, or ``g`` and a group's id for a group message, where no
-single customer can be named) in base62, and a truncated HMAC of both under the
-secret key. It stays short enough for a WeCom link card, names one recipient, and
-cannot be altered to name another without the key. It does not expire: the message
-it sits in stays in the customer's chat.
+single customer can be named) and the day it was made, in base62, and a truncated HMAC
+of them under the secret key. It stays short enough for a WeCom link card, names one
+recipient, and cannot be altered to name another without the key. After
+``BEHAVIOUR_LINK_MAX_AGE_DAYS`` (a year by default) it records nothing: the redirect
+still takes the customer to the material (the message stays in their chat), our own
+article page says the link has expired.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,6 +28,12 @@ SIGNATURE_CHARS = 12  # ~71 bits
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
 _MAX_PART = 12  # base62 of any bigint fits in 11
+_EPOCH_DAY = 18262  # 2020-01-01, so a day's number stays short (and positive)
+DEFAULT_MAX_AGE_DAYS = 365
+
+
+def _today() -> int:
+    return int(time.time() // 86400) - _EPOCH_DAY
 
 
 def b62(number: int) -> str:
@@ -69,7 +78,7 @@ def token_make(*, material_id: int, customer_id: int | None = None, group_id=Non
     if (customer_id is None) == (group_id is None):
         raise ValueError("a tracked link names one customer or one group")
     recipient = b62(customer_id) if customer_id else "g" + b62(group_id)
-    body = f"{b62(material_id)}.{recipient}"
+    body = f"{b62(material_id)}.{recipient}.{b62(_today())}"
     return f"{body}.{_signature(body)}"
 
 
@@ -80,14 +89,20 @@ def material_part(token: str) -> int | None:
 
 
 def token_read(token: str) -> TrackedLink:
-    """The material and recipient of a tracked link; ``LinkInvalid`` for an altered or
-    forged one."""
+    """The material and recipient of a tracked link; ``LinkInvalid`` for an altered,
+    forged or expired one."""
     parts = token.split(".") if len(token) <= 64 else []
-    if len(parts) != 3:
+    if len(parts) != 4:
         raise LinkInvalid(_("链接无效"), reason="bad_payload")
-    material, recipient, signature = parts
-    if not constant_time_compare(signature, _signature(f"{material}.{recipient}")):
+    material, recipient, day, signature = parts
+    if not constant_time_compare(signature, _signature(f"{material}.{recipient}.{day}")):
         raise LinkInvalid(_("链接无效"), reason="bad_signature")
+    made = b62_read(day)
+    max_age = getattr(settings, "BEHAVIOUR_LINK_MAX_AGE_DAYS", DEFAULT_MAX_AGE_DAYS)
+    if made is None or made > _today() + 1:
+        raise LinkInvalid(_("链接无效"), reason="bad_payload")
+    if _today() - made > max_age:
+        raise LinkInvalid(_("链接已过期"), reason="expired")
     material_id = b62_read(material)
     group = recipient.startswith("g")
     recipient_id = b62_read(recipient[1:] if group else recipient)

@@ -91,9 +91,9 @@ def test_a_forged_or_altered_link_records_nothing_and_redirects_safely(client, c
     path = _path(_message_link(cast, customer=customer))
     material = Material.objects.get()
     token = path.removeprefix("/t/")
-    m, _r, signature = token.split(".")
+    m, _r, day, signature = token.split(".")
     # Altered to name another customer: the registered URL, nothing recorded.
-    altered = f"{m}.{links.b62(other.pk)}.{signature}"
+    altered = f"{m}.{links.b62(other.pk)}.{day}.{signature}"
     response = client.get(f"/t/{altered}")
     assert response.status_code == 302 and response["Location"] == material.url
     # A made-up material: our neutral page, never a URL from the request.
@@ -123,6 +123,31 @@ def test_a_token_cannot_pass_for_another_kind_of_signed_link():
     assert links.token_read(token) == links.TrackedLink(material_id=5, customer_id=7)
     group = links.token_make(material_id=5, group_id=7)
     assert links.token_read(group) == links.TrackedLink(material_id=5, group_id=7)
-    m, r, s = group.split(".")
+    m, r, d, s = group.split(".")
     with pytest.raises(links.LinkInvalid):
-        links.token_read(f"{m}.{r[1:]}.{s}")  # the group's signature does not fit a customer
+        links.token_read(f"{m}.{r[1:]}.{d}.{s}")  # the group's signature does not fit a customer
+
+
+def test_an_expired_link_records_nothing_and_still_takes_the_customer_to_the_material(
+    client, cast, monkeypatch, settings
+):
+    import time as clock
+
+    customer = CustomerFactory()
+    path = _path(_message_link(cast, customer=customer))
+    material = Material.objects.get()
+    real = clock.time
+    monkeypatch.setattr(clock, "time", lambda: real() - 400 * 86400)
+    old = links.token_make(material_id=material.pk, customer_id=customer.pk)
+    monkeypatch.setattr(clock, "time", real)
+    with pytest.raises(links.LinkInvalid) as refused:
+        links.token_read(old)
+    assert refused.value.reason == "expired"
+    response = client.get(f"/t/{old}")
+    assert response.status_code == 302 and response["Location"] == material.url
+    assert not Event.objects.exists()
+    # A younger link, and a longer validity setting, still count.
+    settings.BEHAVIOUR_LINK_MAX_AGE_DAYS = 500
+    assert client.get(f"/t/{old}")["Location"] == material.url
+    assert Event.objects.count() == 1
+    assert path.startswith("/t/")

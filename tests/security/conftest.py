@@ -83,6 +83,7 @@ def world(cast, approved):
                 "report_conversions",
                 "make_invite_links",
                 "send_events",  # tagging.behaviour
+                "make_survey_links",  # tagging.surveys
             ]
         )
     )

@@ -198,10 +198,10 @@ POLICY: dict[str, Rule] = {
     "admin:lottery_lotterycampaign_export": admin_extra(OPS),
     "admin:referral_spreaders": admin_extra(OPS),
     # --- tagging.surveys: the customer's survey page, the links API (the bank-systems
-    # account needs surveys.make_survey_links, which the security world's token lacks),
+    # account holds surveys.make_survey_links),
     # the results page (masked; a POST reveal is audited) and the audited export
     "surveys:h5-survey": Rule("signed_h5"),
-    "surveys:api-survey-links": api(OPS),
+    "surveys:api-survey-links": api(OPS | {BANK_TOKEN}),
     "admin:surveys_survey_results": admin_extra(OPS),
     "admin:surveys_survey_export": admin_extra(OPS),
     "admin:surveys_survey_links": admin_extra(OPS),

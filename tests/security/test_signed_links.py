@@ -20,10 +20,15 @@ from campaigns.referral.links import invite_token_make
 from contacts.bank_verify import customer_verify_link_token
 from contacts.links import join_token_make
 from contacts.privacy import customer_unsubscribe_token
+from tagging.behaviour.links import token_make as article_token_make
+from tagging.behaviour.models import Material
+from tagging.surveys.links import survey_token_make
+from tests.behaviour.conftest import approved_content
 from tests.campaigns.factories import CouponTemplateFactory
 from tests.factories import CustomerFactory, FollowRelationFactory
 from tests.lottery.factories import LotteryCampaignFactory
 from tests.referral.conftest import referral_campaign
+from tests.surveys.conftest import survey_build
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +46,8 @@ class Kind:
     good: tuple[int, ...] = (200,)
     # Links signed alike (a campaign's personal link opens the page of its kind).
     family: str = ""
+    # How B's payload is put under A's signature for this kind of token.
+    tamper: Callable[[str, str], str] | None = None
 
 
 def _path(name: str, *, query: str = ""):
@@ -86,10 +93,34 @@ KINDS = [
         good=(302,),
         family="personal",
     ),
+    Kind(
+        "survey",
+        _path("surveys:h5-survey"),
+        lambda c, k: survey_token_make(survey_id=k["survey"].pk, customer_id=c.pk),
+    ),
+    Kind(
+        "article",
+        _path("behaviour:h5-article"),
+        lambda c, k: article_token_make(material_id=k["article"].pk, customer_id=c.pk),
+        family="material",
+        tamper=lambda a, b: tampered_short(a, b),
+    ),
 ]
 # The record of a refused claim (abuse monitoring) is what a refusal is meant to write.
 REFUSAL_LOGS = {"campaigns.ClaimRefusal"}
-APPS = ("contacts", "groups", "campaigns", "payouts", "lottery", "referral", "core", "tagging")
+APPS = (
+    "contacts", "groups", "campaigns", "payouts", "lottery", "referral", "core", "tagging",
+    "behaviour", "intent", "tag_rules", "surveys", "leads",
+)  # fmt: skip
+
+
+def _article(cast):
+    return Material.objects.create(
+        title="基金定投入门",
+        url="https://bank.example/articles/dca",
+        category=Material.Category.FUNDS,
+        article=approved_content(cast, text="基金定投的三个好处。"),
+    )
 
 
 @pytest.fixture
@@ -102,6 +133,8 @@ def people(cast):
         "coupon": CouponTemplateFactory().campaign,
         "lottery": LotteryCampaignFactory(),
         "referral": referral_campaign().campaign,
+        "survey": survey_build()["survey"],
+        "article": _article(cast),
     }
     return alice, bob, campaigns
 
@@ -122,6 +155,11 @@ def tampered(token_a: str, token_b: str) -> str:
     """B's payload under A's timestamp and signature."""
     payload_b = token_b.split(":")[0]
     return ":".join([payload_b, *token_a.split(":")[1:]])
+
+
+def tampered_short(token_a: str, token_b: str) -> str:
+    """A short material token (``body.signature``): B's body under A's signature."""
+    return f"{token_b.rsplit('.', 1)[0]}.{token_a.rsplit('.', 1)[1]}"
 
 
 def expired(kind: Kind, customer, campaigns, monkeypatch) -> str:
@@ -165,7 +203,7 @@ def test_a_bad_token_is_refused_and_changes_nothing(client, people, kind, monkey
     others = [k for k in KINDS if k.name != kind.name and (not k.family or k.family != kind.family)]
     bad = {
         "forged": "eyJjIjoxfQ:1vXyZa:forgedSignature0000000000000000000000000",
-        "tampered": tampered(good, kind.make(bob, campaigns)),
+        "tampered": (kind.tamper or tampered)(good, kind.make(bob, campaigns)),
         "expired": expired(kind, alice, campaigns, monkeypatch),
         # A real token of another kind (another salt) opens nothing here.
         **{f"other kind ({k.name})": k.make(alice, campaigns) for k in others},
