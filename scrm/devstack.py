@@ -448,6 +448,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         env = _child_env(services.start())
         host, port = args.host, args.port
+        # Links the system prints and sends (claim, survey, tracked links) name this server.
+        env.setdefault(
+            "SCRM_PUBLIC_URL",
+            f"http://{host if host not in ('0.0.0.0', '') else '127.0.0.1'}:{port}",  # noqa: S104
+        )
         sandbox = not os.environ.get("WECOM_API_BASE")
         if sandbox:
             env["WECOM_API_BASE"] = f"http://127.0.0.1:{args.sandbox_port}/cgi-bin/"

@@ -79,6 +79,12 @@ DEMO_CONTENT = {
             }
         ],
     ),
+    "基金定投入门": (
+        "基金定投的三个好处：\n一、分批买入，摊薄成本，不必猜测高低点。\n"
+        "二、每月固定金额，积少成多，适合工薪族。\n"
+        "三、长期坚持，分散风险。投资有风险，入市需谨慎，详情请咨询您的客户经理。",
+        [],
+    ),
     "周五观影福利": ("周五晚场电影票 9.9 元起，群内成员专享，先到先得。", []),
     "生日祝福": ("祝您生日快乐！本行为您准备了一份生日礼遇，详情可回复咨询。", []),
     "新好友跟进话术": (
@@ -673,6 +679,18 @@ def seed_demo(*, say=print, wait_s: float = 240.0) -> dict[str, int]:
             root_external_userid=customers[0].external_userid,
             now=now,
             wait=lambda: _wait(_inbox_drained, wait_s, "the invited friends to be processed", say),
+            say=say,
+        )
+        from scrm.demo.tagging import tagging_demo
+
+        tagging_demo(
+            users=users,
+            content=content,
+            tags=tags,
+            customers=customers,
+            now=now,
+            today=today,
+            wait=lambda predicate, what: _wait(predicate, wait_s, what, say),
             say=say,
         )
         from scrm.demo.payouts import red_packet_demo

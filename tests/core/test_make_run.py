@@ -140,6 +140,28 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
             assert link, (line, printed[-2000:])
             page = requests.get(base + urlsplit(link.group(1)).path, timeout=10)
             assert page.status_code == 200 and shows in page.text, (line, page.text[:500])
+        # D9-D12: the tracked fund article and the survey open; the rule's tag and the
+        # fund intent level reached WeCom (mark_tag) for the customers the bank reported.
+        for line, shows in (
+            ("tracked fund article", "基金定投入门"),
+            ("survey link", "客户兴趣小调查"),
+        ):
+            link = re.search(rf"a demo customer's {line}: (\S+)", printed)
+            assert link, (line, printed[-2000:])
+            page = requests.get(base + urlsplit(link.group(1)).path, timeout=10)
+            assert page.status_code == 200 and shows in page.text, (line, page.text[:500])
+        assert re.search(r"lead activation: \d+ dormant bank customers ranked, [1-9]", printed)
+
+        def marked(name: str) -> int:
+            state = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/state", timeout=10)
+            state = state.json()
+            ids = {t["id"] for g in state["tag_groups"] for t in g["tag"] if t["name"] == name}
+            return sum(1 for f in state["follows"] if ids & set(f.get("tag_ids") or []))
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (marked("关注基金") and marked("基金-高意向")):
+            time.sleep(2)
+        assert marked("关注基金") >= 6 and marked("基金-高意向") >= 6
         ledger = session.get(f"{base}/admin/payouts/payout/", timeout=10)
         assert ledger.status_code == 200 and "待发放" in ledger.text, ledger.text[:500]
 
@@ -159,6 +181,7 @@ def test_make_run_comes_up_healthy_accepts_the_printed_login_and_stops_cleanly(t
             assert page.url.endswith("/workspace/"), (manager, page.url)
             assert "今天的任务都处理完了" not in page.text, manager
             assert "新好友跟进" in page.text and "群发待确认" in page.text, manager
+            assert "高意向跟进" in page.text and "存量客户激活" in page.text, manager
 
         # Background work only takes CPU time the web processes leave idle.
         workers = [
