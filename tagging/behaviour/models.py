@@ -49,6 +49,15 @@ class Event(models.Model):
     # A WeCom customer, or a bank customer who is no one's WeCom friend yet (the bank's
     # systems report by customer number; lead activation ranks those, D12). A customer
     # matched to a bank record carries both.
+    #
+    # No foreign-key constraint in the database and no index of their own: every source
+    # names the customer by a row it read in the same transaction (the API resolves
+    # the batch's customers with one query), customers and bank records are never
+    # deleted but erased in place, and a delete through the ORM still cascades here.
+    # The constraint's trigger took a key-share lock on the customer's row for every
+    # event inserted (dirtying the customer's page) and the two single-column indexes
+    # were one write each per event that the (customer|bank_record, type, occurred_at)
+    # indexes below already serve.
     customer = models.ForeignKey(
         "contacts.Customer",
         verbose_name=_("客户"),
@@ -56,6 +65,8 @@ class Event(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     bank_record = models.ForeignKey(
         "contacts.BankRecord",
@@ -64,6 +75,8 @@ class Event(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     type = models.CharField(_("类型"), max_length=48)
     properties = models.JSONField(_("属性"), default=dict, blank=True)
