@@ -20,6 +20,7 @@ from scrm.core.models import AuditEvent
 from scrm.core.tasks import audit_purge_expired
 from tests.campaigns.factories import CampaignFactory
 from tests.lottery.factories import LotteryCampaignFactory
+from tests.surveys.conftest import survey_build
 
 from .matrix import endpoints, schema_operations
 
@@ -43,7 +44,12 @@ def sensitive_world(world):
     bank_import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.error_report, "the import job must leave an error report to download"
-    world.extra.update(import_job=job, campaign=CampaignFactory(), lottery=LotteryCampaignFactory())
+    world.extra.update(
+        import_job=job,
+        campaign=CampaignFactory(),
+        lottery=LotteryCampaignFactory(),
+        survey=survey_build()["survey"],
+    )
     return world
 
 
@@ -56,6 +62,8 @@ def _sample(world, key: str, param: str) -> str:
         return str(world.extra["lottery"].pk)
     if param == "object_id" and key.startswith("admin:campaigns_"):
         return str(world.extra["campaign"].pk)
+    if param == "object_id" and key.startswith("admin:surveys_"):
+        return str(world.extra["survey"].pk)
     if param == "fmt":
         return "csv"
     raise LookupError(f"no sample for <{param}> of {key}: add one in tests/security/test_audit.py")
@@ -99,6 +107,7 @@ def test_every_reveal_and_export_is_audited(sensitive_world, client):
         "admin:contacts_bankimportjob_errors",
         "admin:campaigns_campaignreviewqueue_export",
         "admin:lottery_lotterycampaign_export",
+        "admin:surveys_survey_export",
     } <= set(walked), walked
 
 
