@@ -100,11 +100,22 @@ def decayed(points: float, since: datetime, at: datetime, half_life_days: float)
 class Score(models.Model):
     """A customer's points for one interest as of ``as_of``; see the module docstring."""
 
+    # Keys without a database constraint (see Contribution); the customer's own index
+    # is the unique (customer, interest) one.
     customer = models.ForeignKey(
-        "contacts.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="+"
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     interest = models.ForeignKey(
-        Interest, verbose_name=_("意向类别"), on_delete=models.CASCADE, related_name="scores"
+        Interest,
+        verbose_name=_("意向类别"),
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_constraint=False,
     )
     points = models.FloatField(_("分值（截至计分时间）"), default=0.0)
     as_of = models.DateTimeField(_("计分时间"))
@@ -151,12 +162,31 @@ class Contribution(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    source_key = models.CharField(_("来源键"), max_length=160, unique=True)
+    # Unique through a constraint of its own rather than ``unique=True``, which would
+    # add a second (pattern) index that no query uses.
+    source_key = models.CharField(_("来源键"), max_length=160)
+    # No foreign-key constraints and no single-column indexes: rule evaluation writes
+    # thousands of contributions per batch, and each constraint's trigger took a
+    # key-share lock on the customer's row and on one of a handful of interest rows
+    # (shared by every worker at once) for each of them. The customer and interest
+    # come from rows read in the same transaction, customers are erased in place and
+    # never deleted, interests cannot be deleted (the admin refuses), and a delete
+    # through the ORM still cascades; (customer, interest, at) serves the lookups.
     customer = models.ForeignKey(
-        "contacts.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="+"
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     interest = models.ForeignKey(
-        Interest, verbose_name=_("意向类别"), on_delete=models.CASCADE, related_name="+"
+        Interest,
+        verbose_name=_("意向类别"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     points = models.FloatField(_("分值"))
     at = models.DateTimeField(_("发生时间"))
@@ -167,6 +197,9 @@ class Contribution(models.Model):
     class Meta:
         verbose_name = _("意向分来源")
         verbose_name_plural = _("意向分来源")
+        constraints = [
+            models.UniqueConstraint(fields=["source_key"], name="uniq_contribution_source")
+        ]
         indexes = [models.Index(fields=["customer", "interest", "at"], name="contrib_customer_at")]
 
     def __str__(self) -> str:

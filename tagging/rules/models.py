@@ -150,12 +150,25 @@ class RuleFiring(models.Model):
     stands; the stale removal deletes it with the tag, so a later firing is new."""
 
     id = models.BigAutoField(primary_key=True)
+    # (rule, customer) and (customer, tag) serve the lookups: no single-column indexes of
+    # rule and customer. The customer has no database constraint: customers are erased
+    # in place, never deleted (an ORM delete still cascades), and its trigger took a
+    # key-share lock on the customer's row for each firing.
     rule = models.ForeignKey(
-        TagRule, verbose_name=_("规则"), on_delete=models.CASCADE, related_name="firings"
+        TagRule,
+        verbose_name=_("规则"),
+        on_delete=models.CASCADE,
+        related_name="firings",
+        db_index=False,
     )
     version = models.PositiveIntegerField(_("规则版本"))
     customer = models.ForeignKey(
-        "contacts.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="+"
+        "contacts.Customer",
+        verbose_name=_("客户"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     tag = models.ForeignKey(
         "tagging.Tag", verbose_name=_("标签"), on_delete=models.CASCADE, related_name="+"
