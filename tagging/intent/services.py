@@ -48,6 +48,9 @@ class ScoreIn:
     source_key: str
     reason: dict = field(default_factory=dict)
     event_ids: tuple[int, ...] = ()
+    # ``reason`` as JSON text when the caller has it already (a rule's reason is the
+    # same for each of its contributions in a batch): not serialised once per item.
+    reason_json: str | None = field(default=None, compare=False, repr=False)
 
 
 _HL = "(SELECT half_life_days FROM intent_interest WHERE id = s.interest_id)"
@@ -89,6 +92,10 @@ RETURNING s.id, s.customer_id, s.interest_id, s.points, s.as_of, s.level, s.leve
 """  # noqa: S608 (fixed SQL fragments only; every value is a parameter)
 
 
+# ``Level.values`` builds its list anew on every access.
+_LEVELS = tuple(Level.values)
+
+
 def _interests() -> dict[int, Interest]:
     return {i.pk: i for i in Interest.objects.select_related("suggestion")}
 
@@ -121,7 +128,10 @@ def _apply(items: list[ScoreIn], now: datetime | None) -> tuple[int, set[int]]:
                 [float(i.points) for i in items],
                 [i.at for i in items],
                 ["{" + ",".join(str(e) for e in i.event_ids) + "}" for i in items],
-                [json.dumps(i.reason, ensure_ascii=False, default=str) for i in items],
+                [
+                    i.reason_json or json.dumps(i.reason, ensure_ascii=False, default=str)
+                    for i in items
+                ],
             ],
         )
         rows = cursor.fetchall()
@@ -265,7 +275,7 @@ def level_tags(interests: list[Interest]) -> dict[tuple[int, str], Tag]:
     found = {t.name: t for t in Tag.objects.filter(group=group)}
     out: dict[tuple[int, str], Tag] = {}
     for interest in interests:
-        for level in Level.values:
+        for level in _LEVELS:
             name = interest.level_tag_name(level)
             tag = found.get(name)
             if tag is None:
@@ -316,9 +326,7 @@ def _level_tags_apply(moved: list[tuple[int, Interest, str, str]], now: datetime
         customers.append(customer_id)
         keep.append(tags[(interest.pk, new)].pk if new else None)
         drop.append(
-            "{"
-            + ",".join(str(tags[(interest.pk, lv)].pk) for lv in Level.values if lv != new)
-            + "}"
+            "{" + ",".join(str(tags[(interest.pk, lv)].pk) for lv in _LEVELS if lv != new) + "}"
         )
     with connection.cursor() as cursor:
         cursor.execute(_LEVEL_SWAP, [customers, keep, drop, CustomerTag.Source.RULE, now])
@@ -461,9 +469,13 @@ def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None
     # (Tags whose group push failed have no WeCom id and stay unsynced.)
     nobody = [pk for pk, c, _g, wecom_id in pending if c not in in_wecom and wecom_id]
     if nobody:
-        CustomerTag.objects.filter(pk__in=nobody, synced_at__isnull=True).update(
-            synced_at=timezone.now()
-        )
+        # One array parameter rather than thousands (the ORM's ``pk__in``).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE tagging_customertag SET synced_at = %s"
+                " WHERE id = ANY(%s::bigint[]) AND synced_at IS NULL",
+                [timezone.now(), nobody],
+            )
     for customer_id in sorted(in_wecom):
         try:
             pushed += customer_tags_push(customer_id=customer_id)

@@ -194,6 +194,7 @@ def rules_evaluate(
             return result
         firings: dict[tuple[int, int], tuple] = {}
         scores: list[ScoreIn] = []
+        reasons: dict[int, tuple[dict, str]] = {}
         for rule_id, event_id, customer_id, occurred_at, ids in matches:
             rule = by_id[rule_id]
             fresh = rule.stale_days is None or occurred_at > now - timedelta(days=rule.stale_days)
@@ -203,6 +204,10 @@ def rules_evaluate(
                 if key not in firings or occurred_at < firings[key][0]:
                     firings[key] = (occurred_at, ids)
             if rule.interest_id and rule.points:
+                reason = reasons.get(rule_id)
+                if reason is None:
+                    why = {"rule": rule_id, "rule_name": rule.name, "version": rule.version}
+                    reason = reasons[rule_id] = (why, json.dumps(why, ensure_ascii=False))
                 scores.append(
                     ScoreIn(
                         customer_id=customer_id,
@@ -210,8 +215,9 @@ def rules_evaluate(
                         points=rule.points,
                         at=occurred_at,
                         source_key=f"rule:{rule_id}:{event_id}",
-                        reason={"rule": rule_id, "rule_name": rule.name, "version": rule.version},
+                        reason=reason[0],
                         event_ids=tuple(ids),
+                        reason_json=reason[1],
                     )
                 )
         if firings:
