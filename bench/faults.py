@@ -17,6 +17,9 @@ the burst is running, one thing fails:
 - ``wecom_errors``: the sandbox answers ``45009`` (frequency limit), then ``-1`` (system
   busy), then times out, for a few seconds each.
 
+- ``sop_worker_kill``: an SOP slot being pushed to a tenth as many groups as there are
+  callbacks when the worker is killed (``bench/sop_fanout.py``'s crash phase, run from
+  here: every group gets the slot exactly once);
 - ``money_postgres_restart``: coupon claims over HTTP (more customers than stock, each
   pressing again on a 5xx) and due red packets being paid through the payment sandbox,
   when PostgreSQL stops and starts 3 s later.
@@ -67,6 +70,7 @@ SCENARIOS = (
     "postgres_restart",
     "wecom_errors",
     "money_postgres_restart",
+    "sop_worker_kill",
 )
 MONEY_STOCK = 300
 MONEY_CUSTOMERS = 1000
@@ -729,6 +733,27 @@ def _money_scenario(stack, args) -> dict:
     return summary
 
 
+def _sop_scenario(args) -> dict:
+    """``bench/sop_fanout.py`` on its own stack: its crash phase kills the worker while a
+    slot is being pushed; the sandbox says which groups got it, and how often."""
+    env = {**os.environ, "BENCH_GROUPS": str(max(200, args.events // 10)), "BENCH_OWNERS": "40"}
+    run = subprocess.run(  # noqa: S603
+        [sys.executable, str(Path(__file__).resolve().parent / "sop_fanout.py")],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise RuntimeError(f"sop_fanout failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    summary = {
+        "lost": result["lost"],
+        "duplicated": result["duplicates"],
+        "recovery_s": result["recovery_s"],
+        "groups": result["groups"],
+    }
+    print(f"[faults] sop_worker_kill: {summary}", flush=True)
+    return summary
+
+
 def _xml(fields: dict) -> str:
     from scrm.wecom.crypto import event_xml
 
@@ -807,6 +832,8 @@ def main() -> int:
             for name in scenarios:
                 if name == "money_postgres_restart":
                     results[name] = _money_scenario(stack, args)
+                elif name == "sop_worker_kill":
+                    results[name] = _sop_scenario(args)
                 else:
                     results[name] = _scenario(name, stack, sandbox, tag_ids, args)
         finally:

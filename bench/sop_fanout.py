@@ -13,7 +13,8 @@ owners; the corp-wide limit for ``add_msg_template`` is set to a known rate.
    and the sweeper finish the job; duplicates are groups that WeCom (the
    sandbox) was asked to send the same slot more than once (must be 0).
 
-The last line is one JSON object: ``expand_s``, ``push_vs_floor``, ``duplicates``.
+The last line is one JSON object: ``expand_s``, ``push_vs_floor``, ``duplicates``, and
+``lost`` (groups the second slot never reached) with ``recovery_s`` for the fault suite.
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ def _run(env: dict[str, str], var: Path) -> dict:
     try:
         recovery = time.perf_counter()
         _wait_pushed(push_ids, timeout=600, sweep=True)
-        _say(f"recovered by a new worker and the sweeper in {time.perf_counter() - recovery:.1f}s")
+        recovery_s = time.perf_counter() - recovery
+        _say(f"recovered by a new worker and the sweeper in {recovery_s:.1f}s")
     finally:
         kill_session(worker, signal.SIGTERM)
     msgids = set(SopPush.objects.filter(pk__in=push_ids).values_list("msgid", flat=True))
@@ -241,6 +243,9 @@ def _run(env: dict[str, str], var: Path) -> dict:
         "floor_s": round(floor, 2),
         "push_vs_floor": round(push_s / floor, 3),
         "duplicates": duplicates,
+        # Groups the second slot never reached, and how long the new worker took.
+        "lost": GROUPS - second_groups,
+        "recovery_s": round(recovery_s, 1),
     }
 
 
