@@ -25,6 +25,7 @@ from scrm.core.errors import DomainError
 
 from .models import Event, EventType
 from .services import EventIn, events_record
+from .sqlarrays import text_array
 
 MAX_BATCH = 1000
 MAX_EVENT_ID = 64
@@ -128,7 +129,7 @@ def _resolve(userids: set[str], numbers: set[str]) -> dict[tuple[str, str], tupl
     if not userids and not numbers:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(_RESOLVE, [sorted(userids), sorted(numbers)])
+        cursor.execute(_RESOLVE, [text_array(sorted(userids)), text_array(sorted(numbers))])
         return {(kind, key): (cid, bid) for kind, key, cid, bid in cursor.fetchall()}
 
 

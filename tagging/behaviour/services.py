@@ -29,6 +29,7 @@ from scrm.core.links import LinkInvalid
 
 from . import links, types
 from .models import Event, EventBatch, EventType, Material, Watermark
+from .sqlarrays import int_array, text_array
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,16 @@ def events_record(*, events: list[EventIn], source: str) -> dict[str, int]:
             [
                 source,
                 now,
-                [e.event_id for e in unique],
-                [e.customer_id for e in unique],
-                [e.bank_record_id for e in unique],
-                [e.type for e in unique],
-                [e.properties_json or json.dumps(e.properties, ensure_ascii=False) for e in unique],
+                text_array(e.event_id for e in unique),
+                int_array(e.customer_id for e in unique),
+                int_array(e.bank_record_id for e in unique),
+                text_array(e.type for e in unique),
+                text_array(
+                    e.properties_json or json.dumps(e.properties, ensure_ascii=False)
+                    for e in unique
+                ),
                 # As text: psycopg2 adapts a datetime six times slower than a string.
-                [e.occurred_at.isoformat() for e in unique],
+                text_array(e.occurred_at.isoformat() for e in unique),
                 now,
             ],
         )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import FollowRelation
 from scrm.core.errors import DomainError
 from scrm.core.workdays import SHANGHAI
+from tagging.behaviour.sqlarrays import float_array, int_array, text_array
 from tagging.models import CustomerTag, Tag, TagGroup
 from tagging.services import customer_tags_push
 
@@ -122,16 +123,16 @@ def _apply(items: list[ScoreIn], now: datetime | None) -> tuple[int, set[int]]:
         cursor.execute(
             _ADD,
             [
-                [i.source_key for i in items],
-                [i.customer_id for i in items],
-                [i.interest_id for i in items],
-                [float(i.points) for i in items],
-                [i.at for i in items],
-                ["{" + ",".join(str(e) for e in i.event_ids) + "}" for i in items],
-                [
+                text_array(i.source_key for i in items),
+                int_array(i.customer_id for i in items),
+                int_array(i.interest_id for i in items),
+                float_array(i.points for i in items),
+                text_array(i.at.isoformat() for i in items),
+                text_array("{" + ",".join(str(e) for e in i.event_ids) + "}" for i in items),
+                text_array(
                     i.reason_json or json.dumps(i.reason, ensure_ascii=False, default=str)
                     for i in items
-                ],
+                ),
             ],
         )
         rows = cursor.fetchall()
@@ -260,7 +261,14 @@ def _levels_record(rows, now: datetime, *, force: bool = False) -> set[int]:
             moved.append((customer_id, interest, old_level, level))
     if ids:
         with connection.cursor() as cursor:
-            cursor.execute(_LEVELS_UPDATE, [ids, levels, expiries])
+            cursor.execute(
+                _LEVELS_UPDATE,
+                [
+                    int_array(ids),
+                    text_array(levels),
+                    text_array(None if e is None else e.isoformat() for e in expiries),
+                ],
+            )
     if moved:
         _level_tags_apply(moved, now)
     return {customer_id for customer_id, *_ in moved}
@@ -329,7 +337,16 @@ def _level_tags_apply(moved: list[tuple[int, Interest, str, str]], now: datetime
             "{" + ",".join(str(tags[(interest.pk, lv)].pk) for lv in _LEVELS if lv != new) + "}"
         )
     with connection.cursor() as cursor:
-        cursor.execute(_LEVEL_SWAP, [customers, keep, drop, CustomerTag.Source.RULE, now])
+        cursor.execute(
+            _LEVEL_SWAP,
+            [
+                int_array(customers),
+                int_array(keep),
+                text_array(drop),
+                CustomerTag.Source.RULE,
+                now,
+            ],
+        )
         removed: dict[int, list[str]] = {}
         for customer_id, wecom_id in cursor.fetchall():
             removed.setdefault(customer_id, []).append(wecom_id)
@@ -474,7 +491,7 @@ def customers_tags_push(*, customer_ids: list[int], removals: dict | None = None
             cursor.execute(
                 "UPDATE tagging_customertag SET synced_at = %s"
                 " WHERE id = ANY(%s::bigint[]) AND synced_at IS NULL",
-                [timezone.now(), nobody],
+                [timezone.now(), int_array(nobody)],
             )
     for customer_id in sorted(in_wecom):
         try:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scrm.core.errors import DomainError
 from tagging.behaviour.models import Event, EventType
+from tagging.behaviour.sqlarrays import int_array, text_array
 from tagging.intent.services import ScoreIn, customers_tags_push_on_commit, scores_add
 from tagging.models import CustomerTag
 from tagging.services import customer_tags_remove
@@ -184,7 +185,7 @@ def rules_evaluate(
                 [json.dumps(r.property_filter or {}, ensure_ascii=False) for r in rules],
                 [r.min_count for r in rules],
                 [r.window_days for r in rules],
-                event_ids,
+                int_array(event_ids),
                 sorted({r.event_type for r in rules}),
             ],
         )
@@ -225,11 +226,11 @@ def rules_evaluate(
             cursor.execute(
                 _FIRE,
                 [
-                    [k[0] for k in keys],
-                    [by_id[k[0]].version for k in keys],
-                    [k[1] for k in keys],
-                    [by_id[k[0]].tag_id for k in keys],
-                    [_array(firings[k][1]) for k in keys],
+                    int_array(k[0] for k in keys),
+                    int_array(by_id[k[0]].version for k in keys),
+                    int_array(k[1] for k in keys),
+                    int_array(by_id[k[0]].tag_id for k in keys),
+                    text_array(_array(firings[k][1]) for k in keys),
                     CustomerTag.Source.RULE,
                     now,
                     now,

@@ -209,3 +209,21 @@ def test_a_reply_to_the_manager_is_reported_by_the_bank_systems(bank, url):
     body = send(bank, url, [event("r1", who, "replied_to_manager", staff="lina")]).json()
     assert body["accepted"] == 1, body
     assert Event.objects.get().properties == {"staff": "lina"}
+
+
+def test_ids_and_properties_with_quotes_commas_and_braces_are_stored_as_sent(bank, url):
+    # The batch goes to PostgreSQL as array literals: what those quote must come back whole.
+    customer = CustomerFactory(external_userid='wm"a,b{c}\\d')
+    odd = ['e"1', "e,2", "e{3}", "e\\4", "NULL", "e 6"]
+    properties = {"note": 'say "hi", {x} \\ back', "k,ey": "NULL", "n": 3}
+    batch = [
+        event(eid, {"external_userid": customer.external_userid}, "product_viewed", **properties)
+        for eid in odd
+    ]
+    answer = send(bank, url, batch)
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["accepted"] == len(odd)
+    rows = {e.event_id: e for e in Event.objects.filter(source="api")}
+    assert sorted(rows) == sorted(odd)
+    assert all(e.customer_id == customer.pk and e.properties == properties for e in rows.values())
+    assert send(bank, url, batch).json()["duplicate"] == len(odd)
