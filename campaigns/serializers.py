@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from scrm.core.api import ErrorSerializer  # noqa: F401 - the campaign APIs' error schema
+
 from .services.redemption import MAX_AMOUNT_FEN
 
 
@@ -68,8 +70,3 @@ class IssueSerializer(serializers.Serializer):
     template = serializers.IntegerField()
     customer = serializers.CharField(help_text="external_userid")
     coupons = IssuedCouponSerializer(many=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()

@@ -12,12 +12,19 @@ from django.core.exceptions import (
 )
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error's body, for the OpenAPI schema (one component for all apps)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
 
 
 def _first_message(detail) -> str:

@@ -66,3 +66,30 @@ BANK_DEFAULTS = [
     ("loan_applied", "申请贷款", "客户提交了贷款申请（属性：product）"),
     ("deposit_made", "存款", "客户办理了存款（属性：amount_fen）"),
 ]
+
+# Built-in types the bank's systems (or a chat-archive integration) may also report.
+FROM_API_TOO = {REPLIED_TO_MANAGER}
+
+
+def event_types_seed(event_type_model) -> int:
+    """Create the built-in and default bank types that are missing (never changes one ops
+    edited); returns how many were made. Run by the migrations and after every migrate or
+    flush, so a database never lacks the types the code records."""
+    have = set(event_type_model.objects.values_list("code", flat=True))
+    missing = [
+        event_type_model(
+            code=code,
+            name=name,
+            description=description,
+            builtin=True,
+            accept_from_api=code in FROM_API_TOO,
+        )
+        for code, name, description in BUILTIN
+        if code not in have
+    ] + [
+        event_type_model(code=code, name=name, description=description)
+        for code, name, description in BANK_DEFAULTS
+        if code not in have
+    ]
+    event_type_model.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)

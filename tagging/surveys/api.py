@@ -17,6 +17,8 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scrm.core.api import ErrorSerializer
+
 from .services import survey_links_make
 
 MAX_CUSTOMERS = 1000
@@ -54,11 +56,6 @@ class LinksSerializer(serializers.Serializer):
     survey = serializers.IntegerField()
     links = LinkSerializer(many=True)
     not_found = serializers.ListField(child=serializers.CharField())
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class SurveyLinksApi(APIView):
