@@ -75,6 +75,13 @@ def mask_phone(phone: str | None) -> str:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
+def mask_name(name: str | None) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧*** (D14: names shown to those who may not see them)."""
+    if not name:
+        return ""
+    return name[0] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
+
+
 def mask_id_number(value: str | None) -> str:
     if not value:
         return ""

@@ -12,13 +12,13 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.crypto import mask_phone
+from contacts.crypto import mask_name, mask_phone
 from contacts.models import Branch
 from scrm.core.workdays import SHANGHAI
 
 from .models import LeadAssignment, LeadOffer, LeadRank, Tier
 from .selectors import snapshot_page, week_key
-from .services import leads_refresh, mask_name
+from .services import leads_refresh
 
 PAGE_SIZE = 50
 

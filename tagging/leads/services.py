@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from contacts.crypto import mask_phone
+from contacts.crypto import mask_name, mask_phone
 from contacts.models import BankRecord, Staff
 from scrm.core.workdays import SHANGHAI
 from scrm.workspace.models import ManagerTask
@@ -58,12 +58,6 @@ def daily_cap() -> int:
 
 def verify_text_max() -> int:
     return int(getattr(settings, "LEADS_VERIFY_TEXT_MAX", DEFAULT_VERIFY_TEXT_MAX))
-
-
-def mask_name(name: str | None) -> str:
-    if not name:
-        return ""
-    return name[0] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
 
 
 def offer_text(*, branch_id: int | None, today: date) -> str:

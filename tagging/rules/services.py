@@ -158,10 +158,6 @@ SELECT (SELECT count(*) FROM x), customer_id FROM t
 """
 
 
-def _array(ids) -> str:
-    return "{" + ",".join(str(i) for i in ids) + "}"
-
-
 def rules_evaluate(
     *, event_ids: list[int], rules: list[TagRule] | None = None, now: datetime | None = None
 ) -> Evaluation:
@@ -230,7 +226,7 @@ def rules_evaluate(
                     int_array(by_id[k[0]].version for k in keys),
                     int_array(k[1] for k in keys),
                     int_array(by_id[k[0]].tag_id for k in keys),
-                    text_array(_array(firings[k][1]) for k in keys),
+                    text_array(int_array(firings[k][1]) for k in keys),
                     CustomerTag.Source.RULE,
                     now,
                     now,

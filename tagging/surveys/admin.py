@@ -15,10 +15,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from contacts.crypto import mask_name
 from scrm.core.errors import DomainError
 from tagging.intent.models import Interest
 
-from .masking import REVEAL_PERMISSION, mask_name
+from .masking import REVEAL_PERMISSION
 from .models import Option, Question, Survey
 from .selectors import survey_results
 from .services import (

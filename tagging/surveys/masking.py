@@ -1,16 +1,9 @@
-"""How survey respondents and their short texts are shown to those who may not see
-personal data (D14)."""
+"""How survey short texts are shown to those who may not see personal data (D14);
+respondents' names are masked with ``contacts.crypto.mask_name``."""
 
 from __future__ import annotations
 
 REVEAL_PERMISSION = "contacts.reveal_pii"
-
-
-def mask_name(name: str | None) -> str:
-    """张三 → 张*, 欧阳娜娜 → 欧***."""
-    if not name:
-        return ""
-    return name[0] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
 
 
 def mask_text(text: str | None) -> str:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from django.db.models import Avg, Count
 
-from .masking import mask_name, mask_text
+from contacts.crypto import mask_name
+
+from .masking import mask_text
 from .models import Answer, Question, Response, Survey
 
 

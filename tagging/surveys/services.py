@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.crypto import mask_name
 from contacts.models import Customer
 from scrm.core.audit import audit_record
 from scrm.core.errors import DomainError
@@ -27,7 +28,7 @@ from tagging.models import CustomerTag
 from tagging.services import customer_tag_add
 
 from .links import survey_url
-from .masking import REVEAL_PERMISSION, mask_name, mask_text
+from .masking import REVEAL_PERMISSION, mask_text
 from .models import Answer, Option, Question, Response, Survey
 
 log = logging.getLogger(__name__)

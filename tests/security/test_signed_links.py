@@ -56,6 +56,11 @@ def _path(name: str, *, query: str = ""):
     return lambda token: reverse(name, args=[token])
 
 
+def tampered_short(token_a: str, token_b: str) -> str:
+    """A short material token (``body.signature``): B's body under A's signature."""
+    return f"{token_b.rsplit('.', 1)[0]}.{token_a.rsplit('.', 1)[1]}"
+
+
 KINDS = [
     Kind(
         "join",
@@ -103,7 +108,7 @@ KINDS = [
         _path("behaviour:h5-article"),
         lambda c, k: article_token_make(material_id=k["article"].pk, customer_id=c.pk),
         family="material",
-        tamper=lambda a, b: tampered_short(a, b),
+        tamper=tampered_short,
     ),
 ]
 # The record of a refused claim (abuse monitoring) is what a refusal is meant to write.
@@ -155,11 +160,6 @@ def tampered(token_a: str, token_b: str) -> str:
     """B's payload under A's timestamp and signature."""
     payload_b = token_b.split(":")[0]
     return ":".join([payload_b, *token_a.split(":")[1:]])
-
-
-def tampered_short(token_a: str, token_b: str) -> str:
-    """A short material token (``body.signature``): B's body under A's signature."""
-    return f"{token_b.rsplit('.', 1)[0]}.{token_a.rsplit('.', 1)[1]}"
 
 
 def expired(kind: Kind, customer, campaigns, monkeypatch) -> str:
