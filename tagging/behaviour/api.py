@@ -17,6 +17,8 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scrm.core.api import ErrorSerializer
+
 from .intake import MAX_BATCH, api_events_accept
 
 
@@ -58,13 +60,8 @@ class EventsResultSerializer(serializers.Serializer):
     rejections = RejectionSerializer(many=True)
 
 
-class EventsErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
 ERRORS = {
-    status: OpenApiResponse(EventsErrorSerializer, description=text)
+    status: OpenApiResponse(ErrorSerializer, description=text)
     for status, text in {
         400: "invalid body, or batch_too_large (more than 1,000 events)",
         401: "missing or bad token",
