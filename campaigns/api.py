@@ -27,6 +27,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
 from contacts.models import Customer
+from scrm.core.api import holds_permission
 from scrm.core.errors import DomainError
 
 from .models import MerchantKey
@@ -83,11 +84,6 @@ class MerchantKeyScheme(OpenApiAuthenticationExtension):
 class HasMerchantKey(BasePermission):
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, MerchantKey)
-
-
-class MayIssueCoupons(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("campaigns.issue_coupons")
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -261,7 +257,7 @@ class CouponIssueApi(APIView):
 
     # Token first: an anonymous caller is told to authenticate (401), not refused (403).
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, MayIssueCoupons]
+    permission_classes = [IsAuthenticated, holds_permission("campaigns.issue_coupons")]
 
     @extend_schema(
         operation_id="coupon_issue",

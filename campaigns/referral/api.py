@@ -16,12 +16,13 @@ from __future__ import annotations
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from campaigns.api import IDEMPOTENCY_KEY
 from campaigns.serializers import ErrorSerializer, datetime_text
 from campaigns.services.idempotency import Answer, idempotent, request_fingerprint
+from scrm.core.api import holds_permission
 from scrm.core.errors import DomainError
 
 from .links import invite_url
@@ -43,16 +44,6 @@ ERRORS = {
         422: "idempotency_key_reused",
     }.items()
 }
-
-
-class MayReportConversions(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("referral.report_conversions")
-
-
-class MayMakeInviteLinks(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("referral.make_invite_links")
 
 
 def _invalid(serializer) -> Answer:
@@ -97,7 +88,7 @@ class ConversionApi(APIView):
 
     # Token first: an anonymous caller is told to authenticate (401), not refused (403).
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, MayReportConversions]
+    permission_classes = [IsAuthenticated, holds_permission("referral.report_conversions")]
 
     @extend_schema(
         operation_id="referral_conversion_create",
@@ -144,7 +135,7 @@ class InviteLinkApi(APIView):
     changes nothing a second call could double."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, MayMakeInviteLinks]
+    permission_classes = [IsAuthenticated, holds_permission("referral.make_invite_links")]
 
     @extend_schema(
         operation_id="referral_invite_link",

@@ -13,6 +13,7 @@ from django.core.exceptions import (
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,6 +26,18 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     message = serializers.CharField()
+
+
+def holds_permission(codename: str) -> type[BasePermission]:
+    """A DRF permission class: the caller (a session or a token's user) holds
+    ``codename`` (``"app_label.codename"``), as the bank-systems account's APIs require."""
+
+    class HoldsPermission(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return request.user.has_perm(codename)
+
+    HoldsPermission.__name__ = HoldsPermission.__qualname__ = f"Holds({codename})"
+    return HoldsPermission
 
 
 def _first_message(detail) -> str:

@@ -13,18 +13,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scrm.core.api import ErrorSerializer
+from scrm.core.api import ErrorSerializer, holds_permission
 
 from .intake import MAX_BATCH, api_events_accept
-
-
-class MaySendEvents(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("behaviour.send_events")
 
 
 class EventCustomerSerializer(serializers.Serializer):
@@ -77,7 +72,7 @@ class EventsApi(APIView):
 
     # Token first: an anonymous caller is told to authenticate (401), not refused (403).
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, MaySendEvents]
+    permission_classes = [IsAuthenticated, holds_permission("behaviour.send_events")]
 
     @extend_schema(
         operation_id="events_create",

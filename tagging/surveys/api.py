@@ -13,20 +13,15 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scrm.core.api import ErrorSerializer
+from scrm.core.api import ErrorSerializer, holds_permission
 
 from .services import survey_links_make
 
 MAX_CUSTOMERS = 1000
-
-
-class MayMakeSurveyLinks(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("surveys.make_survey_links")
 
 
 class LinksInputSerializer(serializers.Serializer):
@@ -60,7 +55,7 @@ class LinksSerializer(serializers.Serializer):
 
 class SurveyLinksApi(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated, MayMakeSurveyLinks]
+    permission_classes = [IsAuthenticated, holds_permission("surveys.make_survey_links")]
 
     @extend_schema(
         operation_id="survey_links",
