@@ -80,20 +80,6 @@ def _campaign(users: dict, now: datetime):
     return campaign
 
 
-def _bank_systems_may_report() -> None:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
-
-    bank = get_user_model().objects.filter(username="bank-systems").first()
-    if bank is not None:
-        bank.user_permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="referral",
-                codename__in=["report_conversions", "make_invite_links"],
-            )
-        )
-
-
 def referral_demo(
     *,
     users: dict,
@@ -110,7 +96,9 @@ def referral_demo(
     from contacts.models import Customer
 
     campaign = _campaign(users, now)
-    _bank_systems_may_report()
+    from scrm.demo.seed import bank_systems_grant
+
+    bank_systems_grant("referral.report_conversions", "referral.make_invite_links")
     program = program_of_campaign(campaign.pk)
     root = Customer.objects.filter(external_userid=root_external_userid).first()
     if root is None:

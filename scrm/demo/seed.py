@@ -530,6 +530,23 @@ DEMO_CAMPAIGN = "深圳福利群·老街火锅满减"
 DEMO_MERCHANT = "老街火锅"
 
 
+def bank_systems_grant(*permissions: str) -> None:
+    """Give the demo's bank-systems account (made with the coupon campaign) these
+    permissions, each ``"app_label.codename"``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    bank = get_user_model().objects.filter(username="bank-systems").first()
+    if bank is None:
+        return
+    wanted = Q()
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    bank.user_permissions.add(*Permission.objects.filter(wanted))
+
+
 def _coupon_campaign(users: dict, content: dict, now: datetime, say) -> object:
     """D7: one live coupon campaign for the Shenzhen groups, a merchant with a store,
     its cashier's login and POS key, and a token for the bank's systems. Keys are
@@ -537,7 +554,6 @@ def _coupon_campaign(users: dict, content: dict, now: datetime, say) -> object:
     import os
 
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
     from rest_framework.authtoken.models import Token
 
     from campaigns.models import Campaign, Merchant, MerchantKey
@@ -574,9 +590,7 @@ def _coupon_campaign(users: dict, content: dict, now: datetime, say) -> object:
     if created:
         bank.set_unusable_password()
         bank.save()
-        bank.user_permissions.add(
-            Permission.objects.get(content_type__app_label="campaigns", codename="issue_coupons")
-        )
+        bank_systems_grant("campaigns.issue_coupons")
     if not Token.objects.filter(user=bank).exists():
         token = Token.objects.create(
             user=bank, key=(os.environ.get("SCRM_DEMO_API_TOKEN") or Token.generate_key())[:40]

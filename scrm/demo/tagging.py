@@ -52,15 +52,12 @@ def _open(url: str) -> int:
 
 
 def _bank_systems_may_send_events() -> str:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
     from rest_framework.authtoken.models import Token
 
-    bank = get_user_model().objects.get(username="bank-systems")
-    bank.user_permissions.add(
-        *Permission.objects.filter(codename__in=["send_events", "make_survey_links"])
-    )
-    return Token.objects.get(user=bank).key
+    from scrm.demo.seed import bank_systems_grant
+
+    bank_systems_grant("behaviour.send_events", "surveys.make_survey_links")
+    return Token.objects.get(user__username="bank-systems").key
 
 
 def _rules(users: dict, content: dict) -> None:
