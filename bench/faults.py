@@ -103,24 +103,32 @@ def loadgen_main(args: argparse.Namespace) -> int:
         part = deliveries[start : start + block]
         rng.shuffle(part)
         deliveries[start : start + block] = part
-    todo: queue.Queue = queue.Queue()
-    for index in deliveries:
-        todo.put(index)
-    lock = threading.Lock()
-    counts = {"ok": 0, "retried": 0}
-    deadline = time.monotonic() + args.max_s
 
-    def attempt(conn: http.client.HTTPConnection, index: int) -> bool:
+    def request(index: int) -> tuple[str, bytes, dict]:
         query, body = encrypt_event(keys, events[index], nonce=uuid.uuid4().hex[:16])
-        conn.request(
-            "POST",
-            f"/wecom/callback/?{urlencode(query)}",
-            body=body,
-            headers={"Content-Type": "text/xml"},
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status == 200
+        return f"/wecom/callback/?{urlencode(query)}", body, {"Content-Type": "text/xml"}
+
+    statuses, retried = _send_until_answered(
+        args, deliveries, request, answered=lambda status: status == 200, progress=3000
+    )
+    ok = sum(1 for status in statuses if status == 200)
+    print(json.dumps({"deliveries": ok, "retried": retried}), flush=True)
+    return 0 if ok >= len(deliveries) else 1
+
+
+def _send_until_answered(args, items: list, request, *, answered, progress: int = 0):
+    """POST every item over ``args.concurrency`` keep-alive connections to the web on
+    ``args.port``, each again half a second later until ``answered(status)`` (a connection
+    error is status 0), as WeCom retries a callback and a customer presses again.
+    ``request(item)`` gives (path, body, headers), anew for every attempt. Returns each
+    item's final status (0 for one still unanswered at ``args.max_s``) and the retries."""
+    todo: queue.Queue = queue.Queue()
+    for index in range(len(items)):
+        todo.put(index)
+    statuses = [0] * len(items)
+    lock = threading.Lock()
+    counts = {"answered": 0, "retried": 0}
+    deadline = time.monotonic() + args.max_s
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
@@ -129,33 +137,37 @@ def loadgen_main(args: argparse.Namespace) -> int:
                 index = todo.get(timeout=0.2)
             except queue.Empty:
                 with lock:
-                    if counts["ok"] >= len(deliveries):
+                    if counts["answered"] >= len(items):
                         return
                 continue
+            status = 0
             try:
-                ok = attempt(conn, index)
+                path, body, headers = request(items[index])
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
             except (OSError, http.client.HTTPException):
-                ok = False
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
-            with lock:
-                if ok:
-                    counts["ok"] += 1
-                    if counts["ok"] % 3000 == 0:
-                        print(f"sent {counts['ok']}", flush=True)
-                else:
+            if not answered(status):
+                with lock:
                     counts["retried"] += 1
-            if not ok:
-                time.sleep(0.5)  # WeCom waits before it retries
+                time.sleep(0.5)
                 todo.put(index)
+                continue
+            with lock:
+                statuses[index] = status
+                counts["answered"] += 1
+                if progress and counts["answered"] % progress == 0:
+                    print(f"sent {counts['answered']}", flush=True)
 
     threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps({"deliveries": counts["ok"], "retried": counts["retried"]}), flush=True)
-    return 0 if counts["ok"] >= len(deliveries) else 1
+    return statuses, counts["retried"]
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -413,6 +425,22 @@ def _fault(name: str, stack, sandbox: Sandbox | None) -> float:
     return time.monotonic()
 
 
+def _drain(compare, *, done, stall_s: float) -> dict:
+    """Compare the app with the truth every two seconds until ``done(result)``, or until
+    the lost/duplicated figures stopped improving for ``stall_s``; the last result."""
+    best, best_at = None, time.monotonic()
+    while True:
+        result = compare()
+        if done(result):
+            return result
+        score = (result["lost"], result["duplicated"])
+        if best is None or score < best:
+            best, best_at = score, time.monotonic()
+        elif time.monotonic() - best_at > stall_s:
+            return result
+        time.sleep(2)
+
+
 def _scenario(name: str, stack, sandbox: Sandbox, tag_ids: list[str], args) -> dict:
     database_url = stack.env["DATABASE_URL"]
     prefix = uuid.uuid4().hex[:6]
@@ -444,17 +472,11 @@ def _scenario(name: str, stack, sandbox: Sandbox, tag_ids: list[str], args) -> d
     out, _ = gen.communicate()
     sent = json.loads(out.strip().splitlines()[-1])
     # The drain: compare until everything is right, or nothing improved for a while.
-    best, best_at, result = None, time.monotonic(), {}
-    while True:
-        result = _compare(database_url, seeded, truth, since)
-        if result["lost"] == 0 and result["duplicated"] == 0:
-            break
-        score = (result["lost"], result["duplicated"])
-        if best is None or score < best:
-            best, best_at = score, time.monotonic()
-        elif time.monotonic() - best_at > args.stall_s:
-            break
-        time.sleep(2)
+    result = _drain(
+        lambda: _compare(database_url, seeded, truth, since),
+        done=lambda r: r["lost"] == 0 and r["duplicated"] == 0,
+        stall_s=args.stall_s,
+    )
     recovery = round(time.monotonic() - back_at, 1)
     summary = {**result, "recovery_s": recovery, **sent}
     print(f"[faults] {name}: {summary}", flush=True)
@@ -560,50 +582,19 @@ def money_seed_main(args: argparse.Namespace) -> int:
 
 def claims_loadgen_main(args: argparse.Namespace) -> int:
     """Each customer claims once, pressing again while the answer is a 5xx or nothing."""
-    seed = json.loads(Path(args.file).read_text())
-    todo: queue.Queue = queue.Queue()
-    for claim in seed["claims"]:
-        todo.put(claim)
-    lock = threading.Lock()
-    answered: dict[int, int] = {}
-    retried = [0]
-    deadline = time.monotonic() + args.max_s
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
-        while time.monotonic() < deadline:
-            try:
-                path, body, customer = todo.get_nowait()
-            except queue.Empty:
-                return
-            status = 0
-            try:
-                conn.request(
-                    "POST", path, body=body.encode(),
-                    headers={"Accept": "application/json",
-                             "Content-Type": "application/x-www-form-urlencoded"},
-                )  # fmt: skip
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
-            if status == 0 or status >= 500:
-                with lock:
-                    retried[0] += 1
-                time.sleep(0.5)
-                todo.put((path, body, customer))
-                continue
-            with lock:
-                answered[customer] = status
-
-    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    print(json.dumps({"answered": answered, "retried": retried[0]}), flush=True)
+    claims = json.loads(Path(args.file).read_text())["claims"]
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    statuses, retried = _send_until_answered(
+        args,
+        claims,
+        lambda claim: (claim[0], claim[1].encode(), headers),
+        answered=lambda status: 0 < status < 500,
+    )
+    answered = {claim[2]: status for claim, status in zip(claims, statuses, strict=True) if status}
+    print(json.dumps({"answered": answered, "retried": retried}), flush=True)
     return 0
 
 
@@ -711,17 +702,11 @@ def _money_scenario(stack, args) -> dict:
     )
     out, _ = gen.communicate()
     sent = json.loads(out.strip().splitlines()[-1])
-    best, best_at = None, time.monotonic()
-    while True:
-        result = _money_compare(database_url, seed, sent["answered"], stack.extra["pay_base"])
-        if result["lost"] == 0 and result["duplicated"] == 0 and result["paid"] == MONEY_PAYOUTS:
-            break
-        score = (result["lost"], result["duplicated"])
-        if best is None or score < best:
-            best, best_at = score, time.monotonic()
-        elif time.monotonic() - best_at > args.stall_s:
-            break
-        time.sleep(2)
+    result = _drain(
+        lambda: _money_compare(database_url, seed, sent["answered"], stack.extra["pay_base"]),
+        done=lambda r: r["lost"] == 0 and r["duplicated"] == 0 and r["paid"] == MONEY_PAYOUTS,
+        stall_s=args.stall_s,
+    )
     summary = {
         **result,
         "recovery_s": round(time.monotonic() - back_at, 1),
